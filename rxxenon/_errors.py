@@ -7,7 +7,7 @@ The tree::
     ├── UnknownError                   UNKNOWN
     ├── InvalidArgumentError           INVALID_ARGUMENT
     │   └── IllegalArgumentError       java.lang.IllegalArgumentException
-    ├── DeadlineExceededError          DEADLINE_EXCEEDED (also client-side waits that time out)
+    ├── DeadlineExceededError          DEADLINE_EXCEEDED (also client waits that time out)
     ├── NotFoundError                  NOT_FOUND
     │   ├── NoSuchSchedulerError       "Scheduler with id: <id>" (no class prefix)
     │   ├── NoSuchFileSystemError      "File system with id: <id>" (no class prefix)
@@ -28,15 +28,15 @@ The tree::
     ├── AbortedError                   ABORTED
     ├── OutOfRangeError                OUT_OF_RANGE
     ├── UnimplementedError             UNIMPLEMENTED
-    ├── InternalError                  INTERNAL (also a plain nl.esciencecenter.xenon.XenonException)
+    ├── InternalError                  INTERNAL (also plain nl.esciencecenter.xenon.XenonException)
     │   ├── NoSuchJobError             ...schedulers.NoSuchJobException
     │   ├── NoSuchCopyError            ...filesystems.NoSuchCopyException
     │   └── DirectoryNotEmptyError     ...filesystems.DirectoryNotEmptyException
     ├── UnavailableError               UNAVAILABLE (server gone, connection lost)
     ├── DataLossError                  DATA_LOSS
     ├── UnauthenticatedError           UNAUTHENTICATED
-    ├── LoopThreadError                a blocking call made on the connection's own event-loop thread
-    └── StdinBufferFullError           stdin pushed on the event-loop thread while its buffer is full
+    ├── LoopThreadError                a blocking call made on the connection's event-loop thread
+    └── StdinBufferFullError           stdin pushed on the event-loop thread, its buffer full
 
 A Xenon server reports a failure as a gRPC status code plus a details string
 ``"<java.class.Name>: <adaptor> adaptor: <message>"``. :func:`error_from_status` turns that
@@ -117,7 +117,7 @@ class XenonError(Exception):
 
     @classmethod
     def from_adaptor(cls, adaptor: str, message: str) -> XenonError:
-        """Build the error as a Xenon server words it: ``"<class>: <adaptor> adaptor: <message>"``."""
+        """The error as a Xenon server words it: ``"<class>: <adaptor> adaptor: <message>"``."""
         prefix = f"{cls.java_class_name}: " if cls.java_class_name else ""
         return cls(f"{prefix}{adaptor} adaptor: {message}")
 

@@ -1,0 +1,233 @@
+"""Connections to a Xenon gRPC server: ``rxxenon.connect()``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+
+from rxxenon._adaptors import SchedulerAdaptorDescription
+from rxxenon._credentials import Credential, credential_fields
+from rxxenon._errors import UnavailableError, error_from_rpc_error
+from rxxenon._loop import LoopThread
+from rxxenon._proto import xenon_pb2 as pb
+from rxxenon._proto import xenon_pb2_grpc as pb_grpc
+from rxxenon._rx_grpc import RxGrpc
+from rxxenon._schedulers import Scheduler
+
+if TYPE_CHECKING:
+    from rxxenon.server import EmbeddedServer
+
+__all__ = ["Connection", "connect"]
+
+#: Channel options. The Java server sends a whole file as one message, so the client takes
+#: messages of any size; it sends at most what both servers accept (4 MiB).
+CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.max_send_message_length", 4 * 1024 * 1024),
+)
+
+
+@dataclass(frozen=True)
+class _Stubs:
+    scheduler: pb_grpc.SchedulerServiceAsyncStub
+    filesystem: pb_grpc.FileSystemServiceAsyncStub
+
+
+class Connection:
+    """A connection to one Xenon gRPC server: the entry point of the API.
+
+    Made by :func:`connect`. Its calls run on one event-loop thread it owns; observers are
+    called on a small pool of delivery threads (``delivery_threads``). A context manager:
+    leaving the block closes it (and stops the embedded server if it started one).
+
+    Attributes:
+        target: the server's address, ``host:port``.
+        server: the embedded server this connection started, or None.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        channel_credentials: grpc.ChannelCredentials | None = None,
+        options: Sequence[tuple[str, Any]] = (),
+        delivery_threads: int = 16,
+        ready_timeout: float | None = 10.0,
+        server: EmbeddedServer | None = None,
+    ) -> None:
+        self.target = target
+        self.server = server
+        self.loop = LoopThread(name=f"rxxenon-loop {target}")
+        self._executor = ThreadPoolExecutor(delivery_threads, thread_name_prefix="rxxenon-delivery")
+        self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
+        self._closed = False
+        try:
+            self._channel, self.stubs = self.loop.run(
+                self._open(target, channel_credentials, (*CHANNEL_OPTIONS, *options), ready_timeout)
+            )
+        except BaseException:
+            self._shutdown()
+            raise
+
+    @staticmethod
+    async def _open(
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: Sequence[tuple[str, Any]],
+        ready_timeout: float | None,
+    ) -> tuple[grpc.aio.Channel, _Stubs]:
+        if credentials is None:
+            channel = grpc.aio.insecure_channel(target, options=options)
+        else:
+            channel = grpc.aio.secure_channel(target, credentials, options=options)
+        try:
+            await asyncio.wait_for(channel.channel_ready(), ready_timeout)
+        except TimeoutError:
+            await channel.close(None)
+            raise UnavailableError(
+                f"no Xenon gRPC server answered at {target} within {ready_timeout} s"
+            ) from None
+        return channel, _Stubs(
+            pb_grpc.SchedulerServiceStub(channel), pb_grpc.FileSystemServiceStub(channel)
+        )
+
+    def __repr__(self) -> str:
+        kind = "embedded server" if self.server is not None else "server"
+        return f"<Connection to {kind} at {self.target}{' (closed)' if self._closed else ''}>"
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the channel (cancelling running calls), stop the threads, and stop the
+        embedded server if this connection started it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.loop.check_may_block("Connection.close()")
+        try:
+            self.loop.run(self._channel.close(None), timeout=10)
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self.loop.close()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self.server is not None:
+            self.server.stop()
+
+    def _call(self, method: str, request: Any) -> Any:
+        stubs = self.stubs
+        return self.rx.call(lambda: getattr(stubs.scheduler, method), request)
+
+    # --- SchedulerService calls that need no scheduler --------------------------------------
+
+    def get_scheduler_adaptor_names(self) -> list[str]:
+        """Names of the server's scheduler adaptors (``["local"]`` on the embedded server)."""
+        return list(self._call("getAdaptorNames", pb.Empty()).name)
+
+    def get_scheduler_adaptor_descriptions(self) -> list[SchedulerAdaptorDescription]:
+        """Descriptions of the server's scheduler adaptors, in the server's order."""
+        response = self._call("getAdaptorDescriptions", pb.Empty())
+        return [SchedulerAdaptorDescription.from_proto(d) for d in response.descriptions]
+
+    def get_scheduler_adaptor_description(self, name: str) -> SchedulerAdaptorDescription:
+        """One scheduler adaptor's description. Raises UnknownAdaptorError."""
+        response = self._call("getAdaptorDescription", pb.AdaptorName(name=name))
+        return SchedulerAdaptorDescription.from_proto(response)
+
+    def create_scheduler(
+        self,
+        adaptor: str,
+        location: str = "",
+        properties: Mapping[str, str] | None = None,
+        credential: Credential | None = None,
+    ) -> Scheduler:
+        """Open a scheduler; use it as a context manager to close it again.
+
+        Args:
+            adaptor: ``local``, ``ssh``, ``slurm``, ... (see get_scheduler_adaptor_names).
+            location: where, in the adaptor's format (``""`` for local, ``host:port``...).
+            properties: adaptor properties (see the adaptor description).
+            credential: how to log in; None means the adaptor's default.
+
+        Raises:
+            UnknownAdaptorError, InvalidLocationError, UnknownPropertyError,
+            InvalidPropertyError, InvalidCredentialError: refused by the server.
+        """
+        request = pb.CreateSchedulerRequest(
+            adaptor=adaptor,
+            location=location,
+            properties=dict(properties or {}),
+            **credential_fields(credential),
+        )
+        return Scheduler(self, self._call("create", request).id)
+
+    def local_scheduler(self) -> Scheduler:
+        """Open a new ``local`` scheduler with default settings."""
+        return Scheduler(self, self._call("localScheduler", pb.Empty()).id)
+
+    def list_schedulers(self) -> list[Scheduler]:
+        """Every scheduler open on the server (from any client)."""
+        return [Scheduler(self, s.id) for s in self._call("listSchedulers", pb.Empty()).schedulers]
+
+
+def _map_rpc_error(error: Exception) -> Exception:
+    return error_from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
+
+
+def connect(
+    address: str | None = None,
+    *,
+    channel_credentials: grpc.ChannelCredentials | None = None,
+    options: Sequence[tuple[str, Any]] = (),
+    delivery_threads: int = 16,
+    ready_timeout: float | None = 10.0,
+) -> Connection:
+    """Connect to a Xenon gRPC server.
+
+    Args:
+        address: ``host:port`` of a running server (rxxenon's own, or xenon-grpc). None
+            starts rxxenon's embedded server in this process on a private loopback port; it
+            stops when the connection closes.
+        channel_credentials: TLS credentials (``grpc.ssl_channel_credentials``); None for
+            plaintext.
+        options: extra gRPC channel options.
+        delivery_threads: threads that call observers (a slow observer holds one).
+        ready_timeout: seconds to wait for the server to answer (None: no limit).
+
+    Raises:
+        UnavailableError: no server answered in time.
+    """
+    if address is not None:
+        return Connection(
+            address,
+            channel_credentials=channel_credentials,
+            options=options,
+            delivery_threads=delivery_threads,
+            ready_timeout=ready_timeout,
+        )
+    from rxxenon.server import EmbeddedServer
+
+    server = EmbeddedServer()
+    server.start()
+    try:
+        return Connection(
+            server.address,
+            options=options,
+            delivery_threads=delivery_threads,
+            ready_timeout=ready_timeout,
+            server=server,
+        )
+    except BaseException:
+        server.stop()
+        raise
