@@ -19,6 +19,7 @@ from rxxenon._credentials import (
 )
 from rxxenon._errors import (
     AbortedError,
+    AdaptorError,
     AlreadyExistsError,
     CancelledError,
     DataLossError,
@@ -63,6 +64,7 @@ from rxxenon._version import __version__
 
 __all__ = [
     "AbortedError",
+    "AdaptorError",
     "AlreadyExistsError",
     "CancelledError",
     "CertificateCredential",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,7 +65,11 @@ class Connection:
         self.target = target
         self.server = server
         self.loop = LoopThread(name=f"rxxenon-loop {target}")
-        self._executor = ThreadPoolExecutor(delivery_threads, thread_name_prefix="rxxenon-delivery")
+        self._executor = ThreadPoolExecutor(
+            delivery_threads,
+            thread_name_prefix="rxxenon-delivery",
+            initializer=_mark_delivery_thread,
+        )
         self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
         self._closed = False
         try:
@@ -121,7 +126,9 @@ class Connection:
 
     def _shutdown(self) -> None:
         self.loop.close()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # Deliveries still queued (the calls' final notifications) run; a close made from a
+        # delivery thread cannot wait for that thread itself.
+        self._executor.shutdown(wait=not getattr(_delivery_thread, "marked", False))
         if self.server is not None:
             self.server.stop()
 
@@ -179,6 +186,13 @@ class Connection:
     def list_schedulers(self) -> list[Scheduler]:
         """Every scheduler open on the server (from any client)."""
         return [Scheduler(self, s.id) for s in self._call("listSchedulers", pb.Empty()).schedulers]
+
+
+_delivery_thread = threading.local()
+
+
+def _mark_delivery_thread() -> None:
+    _delivery_thread.marked = True
 
 
 def _map_rpc_error(error: Exception) -> Exception:

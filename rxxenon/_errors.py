@@ -28,7 +28,8 @@ The tree::
     ├── AbortedError                   ABORTED
     ├── OutOfRangeError                OUT_OF_RANGE
     ├── UnimplementedError             UNIMPLEMENTED
-    ├── InternalError                  INTERNAL (also plain nl.esciencecenter.xenon.XenonException)
+    ├── InternalError                  INTERNAL
+    │   ├── AdaptorError               ...XenonException (the plain one: an adaptor failed)
     │   ├── NoSuchJobError             ...schedulers.NoSuchJobException
     │   ├── NoSuchCopyError            ...filesystems.NoSuchCopyException
     │   └── DirectoryNotEmptyError     ...filesystems.DirectoryNotEmptyException
@@ -47,12 +48,13 @@ turns them back into the same code and string. One table (``_LEAVES``) serves bo
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import grpc
 
 __all__ = [
     "AbortedError",
+    "AdaptorError",
     "AlreadyExistsError",
     "CancelledError",
     "DataLossError",
@@ -116,10 +118,15 @@ class XenonError(Exception):
         self.java_class, self.message = _split_details(details)
 
     @classmethod
-    def from_adaptor(cls, adaptor: str, message: str) -> XenonError:
+    def from_adaptor(cls, adaptor: str, message: str) -> Self:
         """The error as a Xenon server words it: ``"<class>: <adaptor> adaptor: <message>"``."""
+        return cls.from_message(f"{adaptor} adaptor: {message}")
+
+    @classmethod
+    def from_message(cls, message: str) -> Self:
+        """The error with its Java class prefix and no adaptor: ``"<class>: <message>"``."""
         prefix = f"{cls.java_class_name}: " if cls.java_class_name else ""
-        return cls(f"{prefix}{adaptor} adaptor: {message}")
+        return cls(f"{prefix}{message}")
 
     def status_details(self) -> tuple[grpc.StatusCode, str]:
         """The gRPC status code and details string that carry this error on the wire."""
@@ -287,9 +294,18 @@ class UnimplementedError(XenonError):
 
 
 class InternalError(XenonError):
-    """The server failed (INTERNAL); also a plain ``nl.esciencecenter.xenon.XenonException``."""
+    """The server failed (INTERNAL)."""
 
     code = grpc.StatusCode.INTERNAL
+
+
+class AdaptorError(InternalError):
+    """A plain ``nl.esciencecenter.xenon.XenonException``: the adaptor failed to do it.
+
+    For example ``"local adaptor: Interactive job failed to start!"``.
+    """
+
+    java_class_name = _XENON + "XenonException"
 
 
 class NoSuchJobError(InternalError):
@@ -377,6 +393,7 @@ _LEAVES: tuple[type[XenonError], ...] = (
     InvalidCredentialError,
     InvalidJobDescriptionError,
     InvalidPathError,
+    AdaptorError,
     NoSuchJobError,
     NoSuchCopyError,
     DirectoryNotEmptyError,

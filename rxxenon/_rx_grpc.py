@@ -39,7 +39,7 @@ from reactivex import operators as ops
 from reactivex.disposable import Disposable
 from reactivex.scheduler import NewThreadScheduler
 
-from rxxenon._errors import StdinBufferFullError
+from rxxenon._errors import CancelledError, StdinBufferFullError
 from rxxenon._loop import LoopThread
 
 __all__ = ["Pump", "RequestBuffer", "RxGrpc"]
@@ -235,7 +235,12 @@ class Pump(Generic[T]):
                     self._demand -= 1
                 await self._delivery.put(item)
         except asyncio.CancelledError:
-            if not self._cancelled:
+            if self._cancelled:
+                return  # disposed: the observer expects nothing more
+            # The channel closed under the call, or the loop is shutting down.
+            self._delivery.finish(CancelledError("the call was cancelled: its connection closed"))
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
                 raise
             return
         except Exception as exc:

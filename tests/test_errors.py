@@ -7,6 +7,7 @@ import pytest
 
 import rxxenon
 from rxxenon import (
+    AdaptorError,
     DirectoryNotEmptyError,
     IllegalArgumentError,
     InternalError,
@@ -50,7 +51,8 @@ CASES = [
     (grpc.StatusCode.INTERNAL, f"{X}filesystems.NoSuchCopyException: file adaptor: Copy not found: COPY-file-0", NoSuchCopyError),
     (grpc.StatusCode.NOT_FOUND, "Scheduler with id: zzz", NoSuchSchedulerError),
     (grpc.StatusCode.NOT_FOUND, "File system with id: zzz", NoSuchFileSystemError),
-    (grpc.StatusCode.INTERNAL, f"{X}XenonException: local adaptor: Interactive job failed to start!", InternalError),
+    (grpc.StatusCode.INTERNAL, f"{X}XenonException: local adaptor: Interactive job failed to start!", AdaptorError),
+    (grpc.StatusCode.INTERNAL, "java.lang.NullPointerException: Cannot read field", InternalError),
     (grpc.StatusCode.UNKNOWN, "", UnknownError),
 ]  # fmt: skip
 

@@ -125,9 +125,9 @@ def test_output_events_are_typed_and_ordered(scheduler: rxxenon.Scheduler) -> No
     code = (
         "import sys\n"
         "for i in range(3):\n"
-        "    print(f'o{i}', flush=True)\n"
+        "    sys.stdout.write(f'o{i}\\n'); sys.stdout.flush()\n"
         "    sys.stdin.readline()\n"  # wait for our go, so the order is fixed
-        "    print(f'e{i}', file=sys.stderr, flush=True)\n"
+        "    sys.stderr.write(f'e{i}\\n'); sys.stderr.flush()\n"
         "    sys.stdin.readline()\n"
     )
     job = scheduler.submit_interactive_job(python_job(code), timeout=30)
@@ -157,12 +157,14 @@ def test_output_nobody_subscribed_to_is_kept_up_to_the_limit(scheduler: rxxenon.
 
 def test_a_late_subscriber_gets_what_nobody_took(scheduler: rxxenon.Scheduler) -> None:
     job = scheduler.submit_interactive_job(
-        python_job("import sys; print('to stdout'); print('to stderr', file=sys.stderr)"),
+        python_job(
+            "import sys; sys.stdout.write('to stdout\\n'); sys.stderr.write('to stderr\\n')"
+        ),
         timeout=30,
     )
-    assert job.stdout.pipe(ops.to_list()).run() == [b"to stdout\n"]
+    assert b"".join(job.stdout.pipe(ops.to_list()).run()) == b"to stdout\n"
     assert job.wait(timeout=30).exit_code == 0
-    assert job.stderr.pipe(ops.to_list()).run() == [b"to stderr\n"]  # after the job ended
+    assert b"".join(job.stderr.pipe(ops.to_list()).run()) == b"to stderr\n"  # after it ended
 
 
 def test_cancel_kills_the_job_and_completes_the_output(scheduler: rxxenon.Scheduler) -> None:
@@ -171,7 +173,7 @@ def test_cancel_kills_the_job_and_completes_the_output(scheduler: rxxenon.Schedu
     )
     out = Collector[bytes]()
     job.stdout.subscribe(out)
-    assert wait_for(lambda: out.items == [b"up\n"])
+    assert wait_for(lambda: b"".join(out.items) == b"up\n")
     status = job.cancel()
     assert (status.state, status.error_type) == ("KILLED", rxxenon.JobErrorType.CANCELLED)
     out.wait()

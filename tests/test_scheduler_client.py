@@ -13,7 +13,7 @@ from reactivex import operators as ops
 import rxxenon
 from rxxenon import JobDescription, JobErrorType, QueueErrorType
 from tests.conftest import python_job
-from tests.helpers import wait_for
+from tests.helpers import Collector, wait_for
 
 
 def test_adaptors_are_described(xenon: rxxenon.Connection) -> None:
@@ -167,3 +167,29 @@ def test_connect_and_close_leave_no_threads() -> None:
     assert wait_for(lambda: set(threading.enumerate()) <= before), (
         set(threading.enumerate()) - before
     )
+
+
+def test_closing_the_connection_ends_open_streams() -> None:
+    connection = rxxenon.connect()
+    scheduler = connection.local_scheduler()
+    job = scheduler.submit_interactive_job(JobDescription(executable="cat", queue_name="multi"))
+    out = Collector[bytes]()
+    job.stdout.subscribe(out)
+    connection.close()  # stops the embedded server too, which kills cat
+    out.wait()
+    assert isinstance(out.error, rxxenon.CancelledError)
+
+
+def test_closing_the_connection_from_a_subscriber_does_not_deadlock() -> None:
+    connection = rxxenon.connect()
+    scheduler = connection.local_scheduler()
+    job = scheduler.submit_interactive_job(JobDescription(executable="cat", queue_name="multi"))
+    closed = threading.Event()
+
+    def close_on_first_chunk(_: bytes) -> None:
+        connection.close()
+        closed.set()
+
+    job.stdout.subscribe(close_on_first_chunk)
+    job.send("x\n")
+    assert closed.wait(30)

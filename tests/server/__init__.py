@@ -1,0 +1,1 @@
+"""Wire-level tests of rxxenon's embedded server, through raw gRPC stubs."""

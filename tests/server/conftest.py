@@ -1,0 +1,56 @@
+"""Fixtures of the server tests: one embedded server per session, raw stubs, fresh schedulers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from rxxenon._proto import xenon_pb2 as pb
+from rxxenon._proto import xenon_pb2_grpc as pb_grpc
+from rxxenon.server import EmbeddedServer
+
+from ._support import CALL_TIMEOUT, SchedulerClient
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "divergence: holds a documented departure of the embedded server from xenon-grpc "
+        "3.0.1 (docs/embedded-server.md)",
+    )
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[EmbeddedServer]:
+    """The embedded server of the test session."""
+    with EmbeddedServer() as embedded:
+        yield embedded
+
+
+@pytest.fixture(scope="session")
+def channel(server: EmbeddedServer) -> Iterator[grpc.Channel]:
+    """A plain (sync) gRPC channel to the session's server."""
+    with grpc.insecure_channel(server.address) as chan:
+        yield chan
+
+
+@pytest.fixture(scope="session")
+def stub(channel: grpc.Channel) -> pb_grpc.SchedulerServiceStub:
+    """The SchedulerService stub."""
+    return pb_grpc.SchedulerServiceStub(channel)
+
+
+@pytest.fixture
+def sched(stub: pb_grpc.SchedulerServiceStub) -> Iterator[SchedulerClient]:
+    """A fresh local scheduler with helper calls; its jobs are cancelled and it is closed after."""
+    client = SchedulerClient(stub, stub.localScheduler(pb.Empty(), timeout=CALL_TIMEOUT))
+    yield client
+    client.cleanup()
+
+
+@pytest.fixture
+def scheduler(sched: SchedulerClient) -> pb.Scheduler:
+    """The handle of a fresh local scheduler (closed after the test)."""
+    return sched.scheduler
