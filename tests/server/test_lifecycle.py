@@ -205,6 +205,12 @@ description = pb.JobDescription(
 )
 job = stub.submitBatchJob(pb.SubmitBatchJobRequest(scheduler=scheduler, description=description))
 stub.waitUntilRunning(pb.WaitRequest(scheduler=scheduler, job=job))
+import pathlib, time
+pid = pathlib.Path({str(tmp_path / "pid")!r})
+deadline = time.monotonic() + 20
+while not (pid.exists() and pid.read_text().strip()):  # wait for the job to write its pid
+    assert time.monotonic() < deadline, "the job never wrote its pid"
+    time.sleep(0.01)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, timeout=30, capture_output=True, check=False
