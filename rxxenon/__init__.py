@@ -6,7 +6,12 @@ an embedded server for the local machine; ``rxxenon.connect("host:port")`` talks
 Xenon gRPC server, such as xenon-grpc (Java) for SSH hosts and Slurm clusters.
 """
 
-from rxxenon._adaptors import PropertyDescription, PropertyType, SchedulerAdaptorDescription
+from rxxenon._adaptors import (
+    FileSystemAdaptorDescription,
+    PropertyDescription,
+    PropertyType,
+    SchedulerAdaptorDescription,
+)
 from rxxenon._connection import Connection, connect
 from rxxenon._credentials import (
     CertificateCredential,
@@ -55,10 +60,18 @@ from rxxenon._errors import (
     UnknownPropertyError,
     XenonError,
 )
-from rxxenon._filesystems import FileSystem
+from rxxenon._filesystems import CopyOperation, FileSystem
 from rxxenon._interactive import InteractiveJob, JobStdin
 from rxxenon._jobs import Job, JobDescription, JobErrorType, JobStatus, QueueErrorType, QueueStatus
 from rxxenon._output import OutputDiscardedError, OutputEvent, Stderr, Stdout
+from rxxenon._paths import (
+    CopyErrorType,
+    CopyMode,
+    CopyStatus,
+    Path,
+    PathAttributes,
+    PosixFilePermission,
+)
 from rxxenon._schedulers import Scheduler
 from rxxenon._version import __version__
 
@@ -69,6 +82,10 @@ __all__ = [
     "CancelledError",
     "CertificateCredential",
     "Connection",
+    "CopyErrorType",
+    "CopyMode",
+    "CopyOperation",
+    "CopyStatus",
     "Credential",
     "CredentialMap",
     "DataLossError",
@@ -77,6 +94,7 @@ __all__ = [
     "DirectoryNotEmptyError",
     "FailedPreconditionError",
     "FileSystem",
+    "FileSystemAdaptorDescription",
     "IllegalArgumentError",
     "InteractiveJob",
     "InternalError",
@@ -104,8 +122,11 @@ __all__ = [
     "OutputDiscardedError",
     "OutputEvent",
     "PasswordCredential",
+    "Path",
     "PathAlreadyExistsError",
+    "PathAttributes",
     "PermissionDeniedError",
+    "PosixFilePermission",
     "PropertyDescription",
     "PropertyType",
     "QueueErrorType",

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
-from rxxenon._adaptors import SchedulerAdaptorDescription
+from rxxenon._adaptors import FileSystemAdaptorDescription, SchedulerAdaptorDescription
 from rxxenon._credentials import Credential, credential_fields
 from rxxenon._errors import UnavailableError, error_from_rpc_error
+from rxxenon._filesystems import FileSystem
 from rxxenon._loop import LoopThread
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
@@ -136,6 +137,10 @@ class Connection:
         stubs = self.stubs
         return self.rx.call(lambda: getattr(stubs.scheduler, method), request)
 
+    def _fs_call(self, method: str, request: Any) -> Any:
+        stubs = self.stubs
+        return self.rx.call(lambda: getattr(stubs.filesystem, method), request)
+
     # --- SchedulerService calls that need no scheduler --------------------------------------
 
     def get_scheduler_adaptor_names(self) -> list[str]:
@@ -186,6 +191,60 @@ class Connection:
     def list_schedulers(self) -> list[Scheduler]:
         """Every scheduler open on the server (from any client)."""
         return [Scheduler(self, s.id) for s in self._call("listSchedulers", pb.Empty()).schedulers]
+
+    # --- FileSystemService calls that need no file system ------------------------------------
+
+    def get_file_system_adaptor_names(self) -> list[str]:
+        """Names of the server's file-system adaptors (``["file"]`` on the embedded server)."""
+        return list(self._fs_call("getAdaptorNames", pb.Empty()).name)
+
+    def get_file_system_adaptor_descriptions(self) -> list[FileSystemAdaptorDescription]:
+        """Descriptions of the server's file-system adaptors, in the server's order."""
+        response = self._fs_call("getAdaptorDescriptions", pb.Empty())
+        return [FileSystemAdaptorDescription.from_proto(d) for d in response.descriptions]
+
+    def get_file_system_adaptor_description(self, name: str) -> FileSystemAdaptorDescription:
+        """One file-system adaptor's description. Raises UnknownAdaptorError."""
+        response = self._fs_call("getAdaptorDescription", pb.AdaptorName(name=name))
+        return FileSystemAdaptorDescription.from_proto(response)
+
+    def create_file_system(
+        self,
+        adaptor: str = "file",
+        location: str = "",
+        properties: Mapping[str, str] | None = None,
+        credential: Credential | None = None,
+    ) -> FileSystem:
+        """Open a file system; use it as a context manager to close it again.
+
+        Args:
+            adaptor: ``file`` (local), ``sftp``, ``ftp``, ``webdav``, ``s3``...
+            location: where, in the adaptor's format (``""`` or an absolute directory for
+                ``file``: the working directory; ``host:port`` for ``sftp``...).
+            properties: adaptor properties (see the adaptor description).
+            credential: how to log in; None means the adaptor's default.
+
+        Raises:
+            UnknownAdaptorError, InvalidLocationError, UnknownPropertyError,
+            InvalidPropertyError, InvalidCredentialError: refused by the server.
+        """
+        request = pb.CreateFileSystemRequest(
+            adaptor=adaptor,
+            location=location,
+            properties=dict(properties or {}),
+            **credential_fields(credential),
+        )
+        return FileSystem(self, self._fs_call("create", request).id)
+
+    def local_file_systems(self) -> list[FileSystem]:
+        """A new file system for each local root (``/`` on POSIX)."""
+        response = self._fs_call("localFileSystems", pb.Empty())
+        return [FileSystem(self, fs.id) for fs in response.filesystems]
+
+    def list_file_systems(self) -> list[FileSystem]:
+        """Every file system open on the server (from any client)."""
+        response = self._fs_call("listFileSystems", pb.Empty())
+        return [FileSystem(self, fs.id) for fs in response.filesystems]
 
 
 _delivery_thread = threading.local()

@@ -455,14 +455,26 @@ class RxGrpc:
 
         return self.observable(source)
 
-    def server_stream(self, method: Callable[[], Any], request: Any) -> Observable[Any]:
-        """Server-streaming call: emits each response, completes with the call."""
+    def server_stream(
+        self,
+        method: Callable[[], Any],
+        request: Any,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Observable[Any]:
+        """Server-streaming call: emits each response, completes with the call.
+
+        ``convert``, if given, turns each response into what is emitted, on the loop thread
+        (keep it cheap); responses it turns into None are skipped.
+        """
 
         async def source() -> AsyncIterator[Any]:
             call = method()(request)
             try:
                 while (message := await call.read()) is not _EOF:
-                    yield message
+                    if convert is None:
+                        yield message
+                    elif (converted := convert(message)) is not None:
+                        yield converted
             finally:
                 call.cancel()
 
