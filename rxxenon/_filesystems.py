@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -13,7 +12,6 @@ import reactivex
 from reactivex import Observable, abc
 from reactivex import operators as ops
 
-from rxxenon._credentials import Credential, credential_from_proto
 from rxxenon._errors import (
     AdaptorError,
     CancelledError,
@@ -24,6 +22,7 @@ from rxxenon._errors import (
     UnavailableError,
     XenonError,
 )
+from rxxenon._handles import ServerObject
 from rxxenon._paths import (
     CopyErrorType,
     CopyMode,
@@ -64,7 +63,7 @@ def _as_observable(data: Data) -> Observable[bytes]:
     return reactivex.from_iterable(data)
 
 
-class FileSystem:
+class FileSystem(ServerObject):
     """An open file system on a Xenon server, such as ``file://user@/home/user#123``.
 
     Made by :meth:`Connection.create_file_system`, :meth:`Connection.local_file_systems`,
@@ -76,62 +75,22 @@ class FileSystem:
     ``InvalidPathError``, ``DirectoryNotEmptyError``, ``NoSuchFileSystemError``...
     """
 
+    _service = "filesystem"
+    _handle_type = pb.FileSystem
+    _closed_error = NoSuchFileSystemError
+
     def __init__(self, connection: Connection, filesystem_id: str) -> None:
-        self.connection = connection
-        self.id = filesystem_id
-        self._handle = pb.FileSystem(id=filesystem_id)
+        super().__init__(connection, filesystem_id)
         self._needs_size: bool | None = None
-
-    def __repr__(self) -> str:
-        return f"<FileSystem {self.id}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, FileSystem) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-    def __enter__(self) -> FileSystem:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _method(self, name: str) -> Any:
-        stubs = self.connection.stubs
-        return lambda: getattr(stubs.filesystem, name)
-
-    def _call(self, name: str, request: Any) -> Any:
-        return self.connection.rx.call(self._method(name), request)
 
     def _path_request(self, path: PathLike) -> pb.PathRequest:
         return pb.PathRequest(filesystem=self._handle, path=path_message(path))
 
     # --- information -------------------------------------------------------------------------
 
-    def get_adaptor_name(self) -> str:
-        """The adaptor this file system was created with (``file``, ``sftp``...)."""
-        return str(self._call("getAdaptorName", self._handle).name)
-
-    def get_location(self) -> str:
-        """The location it was created with (the server's directory for ``file`` and "")."""
-        return str(self._call("getLocation", self._handle).location)
-
-    def get_properties(self) -> dict[str, str]:
-        """The properties it was created with."""
-        return dict(self._call("getProperties", self._handle).properties)
-
-    def get_credential(self) -> Credential | None:
-        """The credential the server uses for it."""
-        return credential_from_proto(self._call("getCredential", self._handle))
-
     def get_path_separator(self) -> str:
         """The separator of its paths (``/``)."""
         return str(self._call("getPathSeparator", self._handle).separator)
-
-    def is_open(self) -> bool:
-        """Whether it is open (a closed one raises NoSuchFileSystemError instead)."""
-        return bool(self._call("isOpen", self._handle).value)
 
     def get_working_directory(self) -> Path:
         """The directory relative paths start from (absolute, normalised)."""
@@ -348,13 +307,6 @@ class FileSystem:
             recursive=recursive,
         )
         return CopyOperation(self, self._call("copy", request).id)
-
-    # --- lifetime ------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close it on the server (pending copies end). Idempotent here."""
-        with contextlib.suppress(NoSuchFileSystemError):
-            self._call("close", self._handle)
 
 
 _COPY_ERRORS: dict[CopyErrorType, type[XenonError]] = {

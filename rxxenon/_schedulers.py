@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from reactivex import Observable
 
-from rxxenon._credentials import Credential, credential_from_proto
 from rxxenon._errors import DeadlineExceededError, NoSuchSchedulerError
 from rxxenon._filesystems import FileSystem
+from rxxenon._handles import ServerObject
 from rxxenon._interactive import InteractiveJob
 from rxxenon._jobs import Job, JobDescription, JobStatus, QueueStatus
 from rxxenon._output import OutputHub
@@ -18,7 +17,7 @@ from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._rx_grpc import RequestBuffer
 
 if TYPE_CHECKING:
-    from rxxenon._connection import Connection
+    pass
 
 __all__ = ["Scheduler"]
 
@@ -39,7 +38,7 @@ def _milliseconds(timeout: float | None) -> int:
     return max(int(timeout * 1000), 1)
 
 
-class Scheduler:
+class Scheduler(ServerObject):
     """An open scheduler on a Xenon server (``local``, ``ssh``, ``slurm``, ...).
 
     Made by :meth:`Connection.create_scheduler`, :meth:`Connection.local_scheduler` or
@@ -49,51 +48,11 @@ class Scheduler:
     and raise typed :class:`~rxxenon.XenonError` subclasses.
     """
 
-    def __init__(self, connection: Connection, scheduler_id: str) -> None:
-        self.connection = connection
-        self.id = scheduler_id
-        self._handle = pb.Scheduler(id=scheduler_id)
-
-    def __repr__(self) -> str:
-        return f"<Scheduler {self.id}>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Scheduler) and other.id == self.id
-
-    def __hash__(self) -> int:
-        return hash(self.id)
-
-    def __enter__(self) -> Scheduler:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        stubs = self.connection.stubs
-        return self.connection.rx.call(lambda: getattr(stubs.scheduler, method), request, timeout)
+    _service = "scheduler"
+    _handle_type = pb.Scheduler
+    _closed_error = NoSuchSchedulerError
 
     # --- information -------------------------------------------------------------------------
-
-    def get_adaptor_name(self) -> str:
-        """The adaptor this scheduler was created with."""
-        return str(self._call("getAdaptorName", self._handle).name)
-
-    def get_location(self) -> str:
-        """The location this scheduler was created with (``""`` for the local default)."""
-        return str(self._call("getLocation", self._handle).location)
-
-    def get_properties(self) -> dict[str, str]:
-        """The properties this scheduler was created with."""
-        return dict(self._call("getProperties", self._handle).properties)
-
-    def get_credential(self) -> Credential | None:
-        """The credential the server uses for this scheduler."""
-        return credential_from_proto(self._call("getCredential", self._handle))
-
-    def is_open(self) -> bool:
-        """Whether the scheduler is open (a closed one raises NoSuchSchedulerError instead)."""
-        return bool(self._call("isOpen", self._handle).value)
 
     def get_queue_names(self) -> list[str]:
         """The scheduler's queues, e.g. ``["single", "multi", "unlimited"]`` on ``local``."""
@@ -266,10 +225,3 @@ class Scheduler:
                 )
 
         return self.connection.rx.observable(watch)
-
-    # --- lifetime ----------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the scheduler on the server; its jobs keep running. Idempotent here."""
-        with contextlib.suppress(NoSuchSchedulerError):
-            self._call("close", self._handle)
