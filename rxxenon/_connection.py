@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 import grpc.aio
@@ -23,7 +23,7 @@ from rxxenon._rx_grpc import RxGrpc
 from rxxenon._schedulers import Scheduler
 
 if TYPE_CHECKING:
-    from rxxenon.server import EmbeddedServer
+    from rxxenon.xenon_grpc import XenonGrpcServer
 
 __all__ = ["Connection", "connect"]
 
@@ -33,6 +33,15 @@ CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", 4 * 1024 * 1024),
 )
+
+
+class ManagedServer(Protocol):
+    """A server a connection started and stops when it closes (embedded or xenon-grpc)."""
+
+    @property
+    def address(self) -> str: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class Connection:
 
     Attributes:
         target: the server's address, ``host:port``.
-        server: the embedded server this connection started, or None.
+        server: the server this connection started (embedded or xenon-grpc), or None.
     """
 
     def __init__(
@@ -61,7 +70,7 @@ class Connection:
         options: Sequence[tuple[str, Any]] = (),
         delivery_threads: int = 16,
         ready_timeout: float | None = 10.0,
-        server: EmbeddedServer | None = None,
+        server: ManagedServer | None = None,
     ) -> None:
         self.target = target
         self.server = server
@@ -104,7 +113,7 @@ class Connection:
         )
 
     def __repr__(self) -> str:
-        kind = "embedded server" if self.server is not None else "server"
+        kind = "server" if self.server is None else type(self.server).__name__
         return f"<Connection to {kind} at {self.target}{' (closed)' if self._closed else ''}>"
 
     def __enter__(self) -> Connection:
@@ -115,7 +124,7 @@ class Connection:
 
     def close(self) -> None:
         """Close the channel (cancelling running calls), stop the threads, and stop the
-        embedded server if this connection started it. Idempotent."""
+        server if this connection started it. Idempotent."""
         if self._closed:
             return
         self._closed = True
@@ -261,6 +270,7 @@ def _map_rpc_error(error: Exception) -> Exception:
 def connect(
     address: str | None = None,
     *,
+    xenon_grpc: bool | XenonGrpcServer = False,
     channel_credentials: grpc.ChannelCredentials | None = None,
     options: Sequence[tuple[str, Any]] = (),
     delivery_threads: int = 16,
@@ -269,37 +279,50 @@ def connect(
     """Connect to a Xenon gRPC server.
 
     Args:
-        address: ``host:port`` of a running server (rxxenon's own, or xenon-grpc). None
-            starts rxxenon's embedded server in this process on a private loopback port; it
-            stops when the connection closes.
-        channel_credentials: TLS credentials (``grpc.ssl_channel_credentials``); None for
-            plaintext.
+        address: ``host:port`` of a running server (rxxenon's own, or xenon-grpc). With
+            neither ``address`` nor ``xenon_grpc``, rxxenon's embedded server is started in
+            this process on a private loopback port; it stops when the connection closes.
+        xenon_grpc: start the real xenon-grpc server (Java) and connect to it; it stops when
+            the connection closes. True starts ``XenonGrpcServer(tls=True)`` (mutual TLS:
+            xenon-grpc listens on every network interface); or pass a configured
+            :class:`~rxxenon.xenon_grpc.XenonGrpcServer` (started if it is not running).
+        channel_credentials: TLS credentials for ``address`` (see
+            :func:`rxxenon.xenon_grpc.client_credentials`); None for plaintext.
         options: extra gRPC channel options.
         delivery_threads: threads that call observers (a slow observer holds one).
         ready_timeout: seconds to wait for the server to answer (None: no limit).
 
     Raises:
         UnavailableError: no server answered in time.
+        XenonGrpcNotFoundError, JavaNotFoundError, XenonGrpcStartError: ``xenon_grpc`` could
+            not be started (each names what to install).
     """
+    settings: dict[str, Any] = {
+        "options": options,
+        "delivery_threads": delivery_threads,
+        "ready_timeout": ready_timeout,
+    }
     if address is not None:
-        return Connection(
-            address,
-            channel_credentials=channel_credentials,
-            options=options,
-            delivery_threads=delivery_threads,
-            ready_timeout=ready_timeout,
-        )
-    from rxxenon.server import EmbeddedServer
+        if xenon_grpc is not False:
+            raise ValueError("give an address or xenon_grpc, not both")
+        return Connection(address, channel_credentials=channel_credentials, **settings)
+    server: ManagedServer
+    if xenon_grpc is not False:
+        from rxxenon.xenon_grpc import XenonGrpcServer
 
-    server = EmbeddedServer()
-    server.start()
+        java = XenonGrpcServer(tls=True) if xenon_grpc is True else xenon_grpc
+        if not java.running:
+            java.start()
+        server = java
+        settings["options"] = (*java.channel_options(), *options)
+        channel_credentials = java.channel_credentials()
+    else:
+        from rxxenon.server import EmbeddedServer
+
+        server = EmbeddedServer().start()
     try:
         return Connection(
-            server.address,
-            options=options,
-            delivery_threads=delivery_threads,
-            ready_timeout=ready_timeout,
-            server=server,
+            server.address, channel_credentials=channel_credentials, server=server, **settings
         )
     except BaseException:
         server.stop()

@@ -1,0 +1,55 @@
+"""Fixtures of the xenon-grpc tests: real Java servers, shared by the whole session.
+
+Tests that need a server skip (with the reason) when Java or the jar is missing; set
+``RXXENON_XENON_GRPC_JAR`` to a xenon-grpc jar to run them (``.ci/install-java-and-jar.sh``
+fetches one). The tests of finding files and of certificates need neither and always run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import rxxenon
+from rxxenon.xenon_grpc import (
+    JavaNotFoundError,
+    XenonGrpcNotFoundError,
+    XenonGrpcServer,
+    find_jar,
+    find_java,
+)
+
+SIX_ADAPTORS = ["local", "ssh", "at", "slurm", "gridengine", "torque"]
+
+
+@pytest.fixture(scope="session")
+def java_and_jar() -> None:
+    """Skip the test unless Java and a xenon-grpc jar are found."""
+    try:
+        find_java()
+        find_jar()
+    except (JavaNotFoundError, XenonGrpcNotFoundError) as error:
+        pytest.skip(f"needs Java and the xenon-grpc jar: {error}")
+
+
+@pytest.fixture(scope="session")
+def plain_server(java_and_jar: None) -> Iterator[XenonGrpcServer]:
+    """A plaintext xenon-grpc server for the session."""
+    with XenonGrpcServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tls_server(java_and_jar: None) -> Iterator[XenonGrpcServer]:
+    """A mutual-TLS xenon-grpc server for the session (certificates in a private dir)."""
+    pytest.importorskip("cryptography", reason="TLS certificates are made with cryptography")
+    with XenonGrpcServer(tls=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def plain_xenon(plain_server: XenonGrpcServer) -> Iterator[rxxenon.Connection]:
+    """An rxxenon connection to the session's plaintext server."""
+    with rxxenon.connect(plain_server.address) as connection:
+        yield connection
