@@ -47,3 +47,13 @@ def test_error_census() -> None:
     assert sorted(per_job) == ["local-0", "local-1", "local-2"]
     assert sum(per_job.values()) == len(live)
     assert out[-1] == f"total: {len(live)} errors"
+
+
+def test_data_pipeline() -> None:
+    out = run_example("data_pipeline.py", "--count", "300000").splitlines()
+    assert any(line.startswith("uploaded  ") and "MiB" in line for line in out)
+    assert any(line.startswith("uploaded ") and "MiB to " in line for line in out)
+    states = [line.split(": ")[1] for line in out if line.startswith("local-0: ")]
+    assert states[-1] == "DONE"
+    assert any(line.startswith("downloaded") for line in out)
+    assert "300000 numbers, sorted: True" in out

@@ -1,7 +1,8 @@
-"""rxxenon's embedded Xenon gRPC server: local jobs with no Java.
+"""rxxenon's embedded Xenon gRPC server: local jobs and files with no Java.
 
 It speaks the Xenon gRPC protocol and behaves like the real xenon-grpc 3.0.1 server for the
-``local`` scheduler adaptor (ids, queues, states, exit codes, errors), departing from it only
+``local`` scheduler adaptor (ids, queues, states, exit codes, errors) and the ``file``
+file-system adaptor (paths, attributes, streams, copies, errors), departing from it only
 where that server is broken; ``docs/embedded-server.md`` lists every departure.
 
 * :class:`EmbeddedServer` runs it in-process, on an event-loop thread of its own.

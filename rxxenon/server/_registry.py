@@ -4,9 +4,9 @@ Ids look like the real server's: ``"<adaptor>://<user>@<location>#<hash>"``, whe
 stands in for a Java identity hash code: a signed 32-bit int (it can be negative), never
 reused by this registry, so a stale handle never names a newer instance.
 
-The FileSystemService is not implemented yet; this is where its file systems will live. For
-now it holds the file system of each scheduler (``SchedulerService.getFileSystem``), which is
-registered the first time it is asked for.
+File systems are listed here when ``FileSystemService`` creates them (``create``,
+``localFileSystems``) and when ``SchedulerService.getFileSystem`` first hands out a scheduler's
+own file system; closing one removes it from the list.
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from __future__ import annotations
 import os
 import pwd
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rxxenon._errors import NoSuchFileSystemError, NoSuchSchedulerError
+from rxxenon.server._copies import CopyQueue
+from rxxenon.server._file_paths import normalise
 
 if TYPE_CHECKING:
     from rxxenon.server._local_scheduler import LocalScheduler
@@ -35,15 +38,16 @@ def os_user() -> str:
 
 @dataclass
 class FileSystemRecord:
-    """An open file system: what ``FileSystemService`` will serve.
+    """An open file system: what ``FileSystemService`` serves.
 
     Attributes:
         id: the handle, ``file://<user>@<location>#<hash>``.
         adaptor: the file-system adaptor name (``file``).
         location: the location it was opened at (the server's cwd for an empty location).
         username: the user named in the id.
-        working_directory: the directory relative paths start from.
+        working_directory: the directory relative paths start from (absolute, normalised).
         properties: the properties it was created with.
+        copies: its copies (``copy``, ``getStatus``, ``waitUntilDone``, ``cancel``).
     """
 
     id: str
@@ -52,6 +56,7 @@ class FileSystemRecord:
     username: str
     working_directory: str
     properties: dict[str, str] = field(default_factory=dict)
+    copies: CopyQueue = field(default_factory=CopyQueue)
 
 
 class Registry:
@@ -71,15 +76,22 @@ class Registry:
                 self._used_hashes.add(value)
                 return value
 
-    def new_file_system(self, location: str, username: str) -> FileSystemRecord:
-        """A ``file`` file system at ``location`` (the server's cwd if empty), not yet listed."""
+    def new_file_system(
+        self, location: str, username: str, properties: Mapping[str, str] | None = None
+    ) -> FileSystemRecord:
+        """A ``file`` file system at ``location`` (the server's cwd if empty), not yet listed.
+
+        ``location`` must be empty or absolute; it is kept as given (in the id and
+        ``getLocation``) and its normalised form is the first working directory.
+        """
         path = location or os.getcwd()
         return FileSystemRecord(
             id=f"file://{username}@{path}#{self.new_hash()}",
             adaptor="file",
             location=path,
             username=username,
-            working_directory=path,
+            working_directory=normalise(path),
+            properties=dict(properties or {}),
         )
 
     # Schedulers ---------------------------------------------------------------------------
@@ -125,5 +137,5 @@ class Registry:
         return record
 
     def file_systems(self) -> list[FileSystemRecord]:
-        """Every open file system, oldest first."""
+        """Every open file system, in the order they were listed."""
         return list(self._filesystems.values())

@@ -1,7 +1,8 @@
 """Running the embedded server: on a loop of its own (:class:`EmbeddedServer`) or the caller's.
 
 :class:`ServerCore` is the server on one event loop: the gRPC server, its services and the
-jobs they start. Stopping it kills the process group of every job it started and reaps them.
+jobs and copies they start. Stopping it kills the process group of every job it started and
+reaps them, and cancels every copy.
 :class:`EmbeddedServer` runs a :class:`ServerCore` on an event-loop thread it owns, for use
 from ordinary (threaded) code.
 """
@@ -21,6 +22,7 @@ from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from rxxenon.server._child_watcher import install_child_watcher
 from rxxenon.server._registry import Registry
 from rxxenon.server._runtime import JobRuntime
+from rxxenon.server._service_filesystem import FileSystemServicer
 from rxxenon.server._service_scheduler import SchedulerServicer
 
 __all__ = ["EmbeddedServer", "ServerCore", "format_address"]
@@ -47,6 +49,7 @@ class ServerCore:
         self.port = port
         self._runtime = JobRuntime(seconds_per_minute)
         self._registry = Registry()
+        self._filesystems = FileSystemServicer(self._registry)
         self._server: grpc.aio.Server | None = None
         self._stopped = False
 
@@ -57,6 +60,7 @@ class ServerCore:
         pb_grpc.add_SchedulerServiceServicer_to_server(
             SchedulerServicer(self._registry, self._runtime), server
         )
+        pb_grpc.add_FileSystemServiceServicer_to_server(self._filesystems, server)
         address = format_address(self.host, self.port)
         try:
             self.port = server.add_insecure_port(address)
@@ -66,10 +70,11 @@ class ServerCore:
         self._server = server
 
     async def stop(self, grace: float | None) -> None:
-        """Stop serving, kill every job's process group, reap them. Idempotent.
+        """Stop serving, kill every job's process group, reap them, cancel copies. Idempotent.
 
         Calls in progress get ``grace`` seconds to finish (``None``: none); with their jobs
-        killed, interactive calls and waits end well within it.
+        killed and copies cancelled, interactive calls and waits end well within it. What a
+        cancelled copy wrote stays, as after ``cancel``.
         """
         if self._stopped:
             return
@@ -77,7 +82,7 @@ class ServerCore:
         self._runtime.closing = True  # queued jobs never start from now on
         server, self._server = self._server, None
         stopping = asyncio.ensure_future(server.stop(grace)) if server is not None else None
-        await self._runtime.shutdown()
+        await asyncio.gather(self._runtime.shutdown(), self._filesystems.shutdown())
         if stopping is not None:
             await stopping
 
@@ -103,7 +108,7 @@ def _stop_at_exit(server: EmbeddedServer) -> None:
 
 
 class EmbeddedServer:
-    """The embedded Xenon gRPC server (``local`` scheduler) on an event-loop thread of its own.
+    """The embedded Xenon gRPC server (``local`` jobs, ``file`` files) on its own loop thread.
 
     Example::
 

@@ -1,8 +1,11 @@
-"""Fixtures of the server tests: one embedded server per session, raw stubs, fresh schedulers."""
+"""Fixtures of the server tests: one embedded server per session, raw stubs, fresh schedulers
+and file systems."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -11,6 +14,7 @@ from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from rxxenon.server import EmbeddedServer
 
+from ._files import FileSystemClient
 from ._support import CALL_TIMEOUT, SchedulerClient
 
 
@@ -54,3 +58,34 @@ def sched(stub: pb_grpc.SchedulerServiceStub) -> Iterator[SchedulerClient]:
 def scheduler(sched: SchedulerClient) -> pb.Scheduler:
     """The handle of a fresh local scheduler (closed after the test)."""
     return sched.scheduler
+
+
+@pytest.fixture(scope="session")
+def fs_stub(channel: grpc.Channel) -> pb_grpc.FileSystemServiceStub:
+    """The FileSystemService stub."""
+    return pb_grpc.FileSystemServiceStub(channel)
+
+
+@pytest.fixture
+def new_fs(fs_stub: pb_grpc.FileSystemServiceStub) -> Iterator[Callable[..., pb.FileSystem]]:
+    """Create ``file`` file systems (``create`` fields as keywords); closed after the test."""
+    made: list[pb.FileSystem] = []
+
+    def make(**fields: Any) -> pb.FileSystem:
+        request = pb.CreateFileSystemRequest(adaptor="file", **fields)
+        made.append(fs_stub.create(request, timeout=CALL_TIMEOUT))
+        return made[-1]
+
+    yield make
+    for filesystem in made:
+        FileSystemClient(fs_stub, filesystem, Path("/")).close()
+
+
+@pytest.fixture
+def fs(
+    fs_stub: pb_grpc.FileSystemServiceStub,
+    new_fs: Callable[..., pb.FileSystem],
+    tmp_path: Path,
+) -> FileSystemClient:
+    """A ``file`` file system at the test's ``tmp_path`` (closed after the test)."""
+    return FileSystemClient(fs_stub, new_fs(location=str(tmp_path)), tmp_path)

@@ -191,14 +191,6 @@ def test_list_schedulers_in_creation_order(stub: pb_grpc.SchedulerServiceStub, o
     assert [i for i in listed if i in made] == made
 
 
-@pytest.mark.divergence
-def test_file_system_service_is_not_implemented_yet(channel: grpc.Channel) -> None:
-    filesystems = pb_grpc.FileSystemServiceStub(channel)
-    with pytest.raises(grpc.RpcError) as info:
-        filesystems.getAdaptorNames(pb.Empty(), timeout=CALL_TIMEOUT)
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-
-
 def _calls(scheduler: pb.Scheduler) -> dict[str, Callable[[pb_grpc.SchedulerServiceStub], Any]]:
     job = pb.Job(id="local-0")
     both = pb.SchedulerAndQueues(scheduler=scheduler)
