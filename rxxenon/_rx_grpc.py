@@ -176,12 +176,10 @@ class Pump(Generic[T]):
         source: AsyncSource[T],
         observer: abc.ObserverBase[T],
         initial_demand: int | None,
-        on_cancel: Callable[[], None] | None = None,
     ) -> None:
         self._bridge = bridge
         self._source = source
         self._demand = initial_demand
-        self._on_cancel = on_cancel
         self._resumed = asyncio.Event()
         self._cancelled = False
         self._task: asyncio.Task[None] | None = None
@@ -203,8 +201,6 @@ class Pump(Generic[T]):
             return
         self._cancelled = True
         self._delivery.dispose()
-        if self._on_cancel is not None:
-            self._on_cancel()
         self._bridge.loop.call_soon(self._cancel_on_loop)
 
     def _start_on_loop(self) -> None:
@@ -413,7 +409,7 @@ class RxGrpc:
         try:
             return await method()(request, timeout=deadline)
         except grpc.RpcError as error:
-            raise self.map_error(error) from None
+            raise self.map_error(error) from error
 
     # --- hot and cold Observables -----------------------------------------------------------
 
@@ -423,10 +419,9 @@ class RxGrpc:
         observer: abc.ObserverBase[T],
         *,
         initial_demand: int | None = None,
-        on_cancel: Callable[[], None] | None = None,
     ) -> Pump[T]:
         """Start pumping ``source`` into ``observer`` now; return the pump's handle."""
-        pump = Pump(self, source, observer, initial_demand, on_cancel)
+        pump = Pump(self, source, observer, initial_demand)
         pump.start()
         return pump
 

@@ -87,6 +87,7 @@ def test_blocking_call_returns_and_raises_typed(adapter: Adapter) -> None:
     with pytest.raises(InvalidArgumentError) as raised:
         adapter.rx.call(lambda: adapter.stubs.unary, b"fail:INVALID_ARGUMENT:bad")
     assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(raised.value.__cause__, grpc.RpcError)
 
 
 def test_blocking_call_on_the_loop_thread_fails_instead_of_deadlocking(adapter: Adapter) -> None:
