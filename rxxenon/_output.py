@@ -215,13 +215,16 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
             first, self._on_first_subscriber = self._on_first_subscriber, None
             subscriber.lock.acquire()  # before the lock is released: live events wait for us
             kept: list[tuple[int, OutputEvent]] = []
-            discarded: list[str] = []
-            for stream, store in self._kept.items():
-                if subscriber.streams & stream:
-                    if store.discarded:
-                        discarded.append(f"{store.discarded} bytes of {_NAMES[stream]}")
+            stores = [(s, store) for s, store in self._kept.items() if subscriber.streams & s]
+            discarded = [
+                f"{store.discarded} bytes of {_NAMES[stream]}"
+                for stream, store in stores
+                if store.discarded
+            ]
+            if not discarded:  # else the kept events stay for a subscriber that can use them
+                for _, store in stores:
                     kept.extend(store.take())
-            kept.sort(key=lambda numbered: numbered[0])
+                kept.sort(key=lambda numbered: numbered[0])
             ended, error = self._ended.is_set(), self._error
             if not ended and not discarded:
                 self._subscribers.append(subscriber)  # type: ignore[arg-type]
