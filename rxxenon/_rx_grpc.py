@@ -520,6 +520,7 @@ class RxGrpc:
     ) -> AsyncIterator[Any]:
         call = method()()
         request_error: list[Exception] = []
+        first_status = _FirstStatus(call)
 
         async def write_requests() -> None:
             try:
@@ -544,13 +545,70 @@ class RxGrpc:
             else:
                 while (message := await call.read()) is not _EOF:
                     yield message
-        except (grpc.RpcError, asyncio.CancelledError):
+        except (grpc.RpcError, asyncio.CancelledError) as error:
             # A call cancelled because its requests failed ends with CANCELLED (or, awaited,
             # with asyncio.CancelledError): report the requests' error instead.
             if request_error:
                 raise request_error[0] from None
+            if isinstance(error, grpc.RpcError):
+                raise first_status.instead_of(error) from None
             raise
         finally:
             writer.cancel()
             call.cancel()
             buffer.close()
+
+
+class _FirstStatus:
+    """The status a streaming-request call ended with first, kept against grpc.aio's habit of
+    replacing it.
+
+    When the server ends the call while a request is being written (xenon-grpc refuses an
+    upload right after its first message), the failed write makes grpc.aio replace the
+    server's status by ``INTERNAL "Internal error from Core"``
+    (https://github.com/grpc/grpc/issues/36066). The status is recorded the moment the call
+    gets it (done callbacks run then, synchronously), so that the server's can be reported.
+    """
+
+    _CORE_ERROR = "Internal error from Core"
+
+    def __init__(self, call: Any) -> None:
+        self._error: grpc.aio.AioRpcError | None = None
+        call.add_done_callback(self._record)
+
+    def _record(self, call: Any) -> None:
+        # Runs inside grpc.aio as the status is set: it must not raise.
+        try:
+            code = _ready(call.code())
+            if code is None or code == grpc.StatusCode.OK or self._error is not None:
+                return
+            self._error = grpc.aio.AioRpcError(
+                code,
+                _ready(call.initial_metadata()) or grpc.aio.Metadata(),
+                _ready(call.trailing_metadata()) or grpc.aio.Metadata(),
+                _ready(call.details()),
+                _ready(call.debug_error_string()),
+            )
+        except Exception:
+            log.debug("could not record a call's status", exc_info=True)
+
+    def instead_of(self, error: grpc.RpcError) -> grpc.RpcError:
+        """The error to report for a call that failed with ``error``."""
+        replaced = (
+            isinstance(error, grpc.aio.AioRpcError)
+            and error.code() == grpc.StatusCode.INTERNAL
+            and error.details() == self._CORE_ERROR
+        )
+        if replaced and self._error is not None and self._error.details() != self._CORE_ERROR:
+            return self._error
+        return error
+
+
+def _ready(awaitable: Any) -> Any:
+    """The value of a coroutine that finishes without waiting (None if it would wait)."""
+    try:
+        awaitable.send(None)
+    except StopIteration as stop:
+        return stop.value
+    awaitable.close()
+    return None

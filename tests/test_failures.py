@@ -13,6 +13,9 @@ import pytest
 import rxxenon
 from tests.helpers import Collector, wait_for
 
+# Kills an ``rxxenon serve`` process or a client process.
+pytestmark = pytest.mark.embedded_only
+
 
 @pytest.fixture
 def standalone_server() -> Iterator[tuple[subprocess.Popen[str], str]]:

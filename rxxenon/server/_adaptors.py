@@ -203,7 +203,9 @@ def check_create_file_system_request(request: pb.CreateFileSystemRequest) -> Non
     adaptor``, as the real server's does), the credential (only a DefaultCredential), then
     each property in name order: an unknown one is ``UnknownPropertyException``, a
     ``bufferSize`` that is not a Xenon SIZE (a Java long with an optional K, M or G) is
-    ``InvalidPropertyException``.
+    ``InvalidPropertyException``. Last, as the adaptor itself checks it: a ``bufferSize`` of
+    less than 1 byte or 2^31 - 1 bytes or more is ``InvalidPropertyException`` ``"file
+    adaptor: Invalid value for <name>: <bytes> (must be between 1 and 2147483647)"``.
     """
     check_file_system_adaptor(request.adaptor)
     location = request.location
@@ -218,6 +220,20 @@ def check_create_file_system_request(request: pb.CreateFileSystemRequest) -> Non
         if prop is None:
             raise _unknown_property(name)
         _check_value(prop, request.properties[name])
+    buffer_size = request.properties.get(_BUFFER_SIZE.name)
+    if buffer_size is not None and not 0 < _size_bytes(buffer_size) < 2**31 - 1:
+        message = (
+            f"Invalid value for {_BUFFER_SIZE.name}: {_size_bytes(buffer_size)} "
+            "(must be between 1 and 2147483647)"
+        )
+        raise InvalidPropertyError.from_adaptor(FILE, message)
+
+
+def _size_bytes(value: str) -> int:
+    """A valid Xenon SIZE in bytes (K, M and G are powers of 1024)."""
+    if value[-1] in _SIZE_UNITS:
+        return int(value[:-1]) << (10 * ("kmg".index(value[-1].lower()) + 1))
+    return int(value)
 
 
 def _check_property_values(properties: Mapping[str, str]) -> None:

@@ -13,11 +13,14 @@ As in the real server (reference §5.9):
   ``timeout`` ms for the copy to finish and returns its status, finished or not.
 * ``cancel`` stops a queued or running copy, which ends ``FAILED`` with ``CANCELLED``
   ``"file adaptor: Copy cancelled by user"``; what a running copy wrote stays.
-* How a failure is reported depends on the call that reads it: ``waitUntilDone`` and
-  ``cancel`` give ``NOT_FOUND`` or ``ALREADY_EXISTS`` for a missing path or an existing
-  destination (``XENON`` for the rest) with the message ``"file adaptor: <message>"``;
-  ``getStatus`` gives ``XENON`` with the exception's class inside the message:
-  ``"file adaptor: <java class>: file adaptor: <message>"``.
+* How a failure is reported depends on the call that reads it: ``waitUntilDone`` gives
+  ``NOT_FOUND`` or ``ALREADY_EXISTS`` for a missing path or an existing destination
+  (``XENON`` for the rest) with the message ``"file adaptor: <message>"``; ``getStatus``, and
+  ``cancel`` of a copy that already ended, give ``XENON`` with the exception's class inside
+  the message: ``"file adaptor: <java class>: file adaptor: <message>"``.
+* A path with a NUL character does not fail ``copy`` itself: the copy fails, in its turn,
+  with ``"file adaptor: Nul character not allowed: //<path>"`` (``getStatus``: ``"file
+  adaptor: java.nio.file.InvalidPathException: Nul character ..."``).
 
 Where this server departs from the real one (docs/embedded-server.md has the table): the
 state is always the true one (the real server's ``getStatus`` says ``PENDING`` for a running
@@ -103,9 +106,16 @@ class _Copy:
     """One copy, from ``copy`` to its final state."""
 
     def __init__(
-        self, copy_id: str, source: str, destination: str, mode: int, recursive: bool
+        self,
+        copy_id: str,
+        source: str,
+        destination: str,
+        mode: int,
+        recursive: bool,
+        error: XenonError | None = None,
     ) -> None:
         self.id = copy_id
+        self.invalid = error  # a request that fails when its turn comes
         self.source = source
         self.destination = destination
         self.mode = mode
@@ -144,6 +154,8 @@ class _Copy:
         elif self.error is not None:
             error_type = _ERROR_TYPES.get(type(self.error), _ErrorType.XENON)
             message = self.error.message
+            if not message.startswith(f"{ADAPTOR} adaptor: "):  # not a Xenon exception
+                message = f"{ADAPTOR} adaptor: {message}"
         return CopySnapshot(
             copy_id=self.id,
             state=self.state,
@@ -175,9 +187,20 @@ class CopyQueue:
 
     # Starting -----------------------------------------------------------------------------
 
-    def submit(self, source: str, destination: str, mode: int, recursive: bool) -> str:
-        """Queue a copy of absolute ``source`` to absolute ``destination``; its id."""
-        copy = _Copy(f"COPY-{ADAPTOR}-{self._next_number}", source, destination, mode, recursive)
+    def submit(
+        self,
+        source: str,
+        destination: str,
+        mode: int,
+        recursive: bool,
+        error: XenonError | None = None,
+    ) -> str:
+        """Queue a copy of absolute ``source`` to absolute ``destination``; its id.
+
+        ``error``: the request is invalid; the copy fails with it when its turn comes.
+        """
+        copy_id = f"COPY-{ADAPTOR}-{self._next_number}"
+        copy = _Copy(copy_id, source, destination, mode, recursive, error)
         self._next_number += 1
         self._copies[copy.id] = copy
         self._waiting.append(copy)
@@ -208,6 +231,8 @@ class CopyQueue:
                 copy.finish()
 
     async def _perform(self, copy: _Copy) -> None:
+        if copy.invalid is not None:
+            raise copy.invalid
         steps: CopyPlan = await run_blocking(
             plan, copy.source, copy.destination, copy.mode, copy.recursive
         )
@@ -265,10 +290,11 @@ class CopyQueue:
         return self._read(copy, wrapped=False)
 
     async def cancel(self, copy_id: str) -> CopySnapshot:
-        """``cancel``: stop the copy (a queued one at once) and return its final status."""
+        """``cancel``: stop the copy (a queued one at once) and return its final status (of
+        a copy that had already ended, worded as ``getStatus`` words it)."""
         copy = self._find(copy_id)
         await self._stop(copy)
-        return self._read(copy, wrapped=False)
+        return self._read(copy, wrapped=True)
 
     async def _stop(self, copy: _Copy) -> None:
         if copy.done:

@@ -1,13 +1,12 @@
 """What one copy does, as blocking steps: its checks, its plan, and copying one piece.
 
 :func:`plan` makes every check before anything is written, in the real server's order and with
-its messages (reference §5.9):
+its messages (reference §5.9, and xenon-grpc where the reference is silent):
 
-1. The source must exist: ``NoSuchPathError`` ``"No such file <source>"`` (a dangling link
-   too; a link to a file or directory is followed).
+1. The source must exist: ``NoSuchPathError`` ``"No such file <source>"``.
 2. A directory needs ``recursive``: ``InvalidPathError`` ``"Source path is a directory:
    <source>"``. A FIFO, socket or device is ``InvalidPathError`` ``"Source path is not a
-   regular file or directory: <source>"``.
+   file, link or directory: <source>"``.
 3. The destination's parent must be a directory: ``NoSuchPathError`` ``"Path does not exist:
    <parent>"`` (or ``InvalidPathError`` ``"Path is not a directory: <parent>"``).
 4. An existing destination: ``CREATE`` fails with ``PathAlreadyExistsError`` ``"Destination
@@ -15,9 +14,11 @@ its messages (reference §5.9):
    file is overwritten; a directory tree is merged into an existing directory; a
    non-directory in the place of a directory tree is removed first).
 
-A recursive copy recreates the tree: directories, regular files, and symbolic links (as links
-to the same target); FIFOs, sockets and devices in the tree are skipped, and links inside it
-are never followed. Copying a file onto itself copies nothing.
+As xenon-grpc does: a source that is a symbolic link (dangling or not) is copied as a link,
+whose target is the source's as ``readSymbolicLink`` gives it, normalised; a recursive copy
+recreates the directories and regular files of the tree and skips everything else (links,
+FIFOs, sockets, devices). Copying a file onto itself copies nothing (xenon-grpc's ``REPLACE``
+destroys the file: a divergence).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from dataclasses import dataclass, field
 
 from rxxenon._errors import AdaptorError, InvalidPathError, NoSuchPathError, PathAlreadyExistsError
 from rxxenon._proto import xenon_pb2 as pb
-from rxxenon.server._file_paths import child
+from rxxenon.server._file_paths import child, normalise
 from rxxenon.server._local_files import (
     ADAPTOR,
     assert_parent_directory,
     exists,
     open_for_reading,
+    read_symbolic_link,
     write_all,
 )
 
@@ -64,7 +66,7 @@ class CopyPlan:
         remove_first: a non-directory to remove where a directory tree goes (``REPLACE``).
         directories: directories to create (if missing), parents first.
         files: ``(source, destination)`` regular files to copy, in order.
-        links: ``(destination, target)`` symbolic links to create.
+        links: ``(destination, target)`` symbolic links to create (a link copied itself).
     """
 
     total: int = 0
@@ -85,14 +87,14 @@ def _failed(error: OSError) -> AdaptorError:
 def plan(source: str, destination: str, mode: int, recursive: bool) -> CopyPlan:
     """Check a copy (see the module docstring) and plan its steps; writes nothing."""
     try:
-        status = os.stat(source)
+        status = os.lstat(source)
     except OSError:
         raise NoSuchPathError.from_adaptor(ADAPTOR, f"No such file {source}") from None
     if stat.S_ISDIR(status.st_mode):
         if not recursive:
             raise InvalidPathError.from_adaptor(ADAPTOR, f"Source path is a directory: {source}")
-    elif not stat.S_ISREG(status.st_mode):
-        message = f"Source path is not a regular file or directory: {source}"
+    elif not (stat.S_ISREG(status.st_mode) or stat.S_ISLNK(status.st_mode)):
+        message = f"Source path is not a file, link or directory: {source}"
         raise InvalidPathError.from_adaptor(ADAPTOR, message)
     assert_parent_directory(destination)
     if exists(destination):
@@ -100,6 +102,8 @@ def plan(source: str, destination: str, mode: int, recursive: bool) -> CopyPlan:
             raise _already_exists(destination)
         if mode == IGNORE:
             return CopyPlan()
+    if stat.S_ISLNK(status.st_mode):
+        return CopyPlan(links=[(destination, normalise(read_symbolic_link(source)))])
     if not stat.S_ISDIR(status.st_mode):
         return CopyPlan(total=status.st_size, files=[(source, destination)])
     result = CopyPlan()
@@ -111,7 +115,8 @@ def plan(source: str, destination: str, mode: int, recursive: bool) -> CopyPlan:
 
 
 def _plan_tree(source: str, destination: str, result: CopyPlan) -> None:
-    """Add the contents of the directory ``source`` (not following links) to ``result``."""
+    """Add the directories and regular files inside the directory ``source`` (not following
+    links) to ``result``."""
     pending = [(source, destination)]
     while pending:
         folder, target = pending.pop()
@@ -128,8 +133,6 @@ def _plan_tree(source: str, destination: str, result: CopyPlan) -> None:
                     elif stat.S_ISREG(status.st_mode):
                         result.total += status.st_size
                         result.files.append((entry_source, entry_target))
-                    elif stat.S_ISLNK(status.st_mode):
-                        result.links.append((entry_target, os.readlink(entry_source)))
         except OSError as error:
             raise _failed(error) from error
         pending.extend(reversed(subfolders))
@@ -148,7 +151,7 @@ def create_directories(copy_plan: CopyPlan) -> None:
 
 
 def create_links(copy_plan: CopyPlan, mode: int) -> None:
-    """Create the symbolic links of a recursive copy (an existing path is handled by ``mode``)."""
+    """Create the symbolic links of a copy (an existing path is handled by ``mode``)."""
     for link, target in copy_plan.links:
         try:
             if exists(link):

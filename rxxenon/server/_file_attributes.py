@@ -4,17 +4,23 @@ Every function here blocks (callers run them with
 :func:`~rxxenon.server._blocking.run_blocking`) and takes absolute normalised paths. Links are
 not followed, except for ``is_readable``, ``is_writable`` and ``is_executable``, which say
 what the server may do through the path, as the operating system decides it (``os.access``).
+
+``creation_time`` is the birth time Linux keeps (``statx``), as Java 11+ reports it to
+xenon-grpc: 0 where the file system records a birth time of 0 (files of an overlay's lower
+layer), and the modification time where it records none.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import grp
 import os
 import pwd
 import stat
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from rxxenon._errors import AdaptorError, InvalidPathError, NoSuchPathError
 from rxxenon.server._file_paths import child
@@ -40,8 +46,7 @@ class Attributes:
         size: bytes, for regular files; 0 for everything else.
         owner, group: names (the number if the id has no name).
         creation_time, last_access_time, last_modified_time: milliseconds since the epoch;
-            ``creation_time`` is the modification time (Linux keeps no creation time that
-            ``stat`` returns).
+            ``creation_time`` is the birth time (see the module docstring).
         permissions: the nine permission bits of the path itself (a link's own, from lstat).
     """
 
@@ -79,6 +84,72 @@ def _group_name(gid: int) -> str:
         return str(gid)
 
 
+class _Timestamp(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_int64), ("nsec", ctypes.c_uint32), ("_reserved", ctypes.c_int32)]
+
+
+class _Statx(ctypes.Structure):
+    """``struct statx`` (linux/stat.h), 256 bytes."""
+
+    _fields_ = [
+        ("mask", ctypes.c_uint32),
+        ("blksize", ctypes.c_uint32),
+        ("attributes", ctypes.c_uint64),
+        ("nlink", ctypes.c_uint32),
+        ("uid", ctypes.c_uint32),
+        ("gid", ctypes.c_uint32),
+        ("mode", ctypes.c_uint16),
+        ("_spare0", ctypes.c_uint16),
+        ("ino", ctypes.c_uint64),
+        ("size", ctypes.c_uint64),
+        ("blocks", ctypes.c_uint64),
+        ("attributes_mask", ctypes.c_uint64),
+        ("atime", _Timestamp),
+        ("btime", _Timestamp),
+        ("ctime", _Timestamp),
+        ("mtime", _Timestamp),
+        ("_devices", ctypes.c_uint32 * 4),
+        ("_spare", ctypes.c_uint64 * 14),
+    ]
+
+
+_AT_FDCWD = -100
+_AT_SYMLINK_NOFOLLOW = 0x100
+_STATX_BTIME = 0x800
+
+
+@functools.cache
+def _statx() -> Callable[..., int] | None:
+    """glibc's ``statx`` (2.28 and later), or None."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).statx
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.POINTER(_Statx),
+    ]
+    function.restype = ctypes.c_int
+    return cast(Callable[..., int], function)
+
+
+def _birth_time_ms(path: str, modified_ms: int) -> int:
+    """The birth time of ``path`` itself in ms (``modified_ms`` if the system keeps none)."""
+    statx = _statx()
+    if statx is None:
+        return modified_ms
+    result = _Statx()
+    flags = _AT_SYMLINK_NOFOLLOW
+    if statx(_AT_FDCWD, os.fsencode(path), flags, _STATX_BTIME, ctypes.byref(result)) != 0:
+        return modified_ms
+    if not result.mask & _STATX_BTIME:
+        return modified_ms
+    return int(result.btime.sec) * 1000 + int(result.btime.nsec) // 1_000_000
+
+
 def _attributes(path: str, status: os.stat_result) -> Attributes:
     mode = status.st_mode
     is_directory = stat.S_ISDIR(mode)
@@ -98,7 +169,7 @@ def _attributes(path: str, status: os.stat_result) -> Attributes:
         size=status.st_size if is_regular else 0,
         owner=_user_name(status.st_uid),
         group=_group_name(status.st_gid),
-        creation_time=modified,
+        creation_time=_birth_time_ms(path, modified),
         last_access_time=status.st_atime_ns // 1_000_000,
         last_modified_time=modified,
         permissions=stat.S_IMODE(mode) & 0o777,

@@ -4,15 +4,20 @@ The rules are the real server's (reference §5.2):
 
 * ``Path.separator`` splits ``Path.path`` into names (empty or missing means ``/``; of a
   longer separator only the first character counts). Empty names (from ``//`` or a
-  trailing separator) are dropped. A path that starts with the separator is absolute.
+  trailing separator) are dropped. A path that starts with the separator is absolute. With
+  a separator other than ``/``, a name that contains ``/`` is ``IllegalArgumentError``
+  ``"Path element <name> contains separator '/'"`` (``INVALID_ARGUMENT``).
 * A relative path is resolved against the file system's working directory.
-* The result is absolute and normalised: no ``.``, no ``..`` (``..`` at the root stays at the
-  root), no ``//``, no trailing slash. ``..`` is resolved by name, not by following links.
+* The result is absolute and normalised: no ``.``, no ``//``, no trailing slash, and each
+  ``..`` removes the name before it, by name, not by following links. A ``..`` with nothing
+  left to remove is kept: ``/..`` and ``/../tmp`` are paths of their own (the operating
+  system takes them as ``/`` and ``/tmp``), as xenon-grpc has them.
 * Every ``Path`` the server returns is such a path, with ``separator: ""``.
 
 Only ``list`` errors name a path *as the client gave it* (:func:`as_given`). A path with a NUL
-character, which no local file can have, is ``InvalidPathError`` ``"file adaptor: Nul
-character not allowed: <path, NUL shown as \\0>"`` (worded like Java's own check).
+character, which no local file can have, fails where Java's own check fails it:
+``INVALID_ARGUMENT "java.nio.file.InvalidPathException: Nul character not allowed:
+//<absolute path>"`` (:func:`nul_error`).
 """
 
 from __future__ import annotations
@@ -20,15 +25,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 
-from rxxenon._errors import InvalidPathError
+from rxxenon._errors import IllegalArgumentError, InvalidArgumentError
 from rxxenon._proto import xenon_pb2 as pb
 
 __all__ = [
     "ROOT",
     "as_given",
     "child",
-    "is_dot_name",
     "normalise",
+    "nul_error",
     "parent",
     "path_message",
     "resolve",
@@ -43,7 +48,14 @@ def _separator(path: pb.Path) -> str:
 
 
 def _names(path: pb.Path) -> list[str]:
-    return [name for name in path.path.split(_separator(path)) if name]
+    separator = _separator(path)
+    names = [name for name in path.path.split(separator) if name]
+    if separator != _DEFAULT_SEPARATOR:
+        for name in names:
+            if _DEFAULT_SEPARATOR in name:
+                message = f"Path element {name} contains separator '{_DEFAULT_SEPARATOR}'"
+                raise IllegalArgumentError.from_message(message)
+    return names
 
 
 def _join(names: Iterable[str]) -> str:
@@ -53,9 +65,8 @@ def _join(names: Iterable[str]) -> str:
         for part in name.split("/"):
             if part in ("", "."):
                 continue
-            if part == "..":
-                if kept:
-                    kept.pop()
+            if part == ".." and kept and kept[-1] != "..":
+                kept.pop()
                 continue
             kept.append(part)
     return ROOT + "/".join(kept)
@@ -66,16 +77,26 @@ def normalise(path: str) -> str:
     return _join([path])
 
 
-def resolve(path: pb.Path, working_directory: str) -> str:
-    """The absolute, normalised local path a request's ``path`` names."""
-    if "\0" in path.path:
-        shown = path.path.replace("\0", "\\0")
-        message = f"Nul character not allowed: {shown}"
-        raise InvalidPathError.from_adaptor("file", message)
+def resolve(path: pb.Path, working_directory: str, *, check_nul: bool = True) -> str:
+    """The absolute, normalised local path a request's ``path`` names.
+
+    Raises :func:`nul_error` for a path with a NUL character, unless ``check_nul`` is false
+    (``copy`` fails in the copy's status instead).
+    """
     names = _names(path)
     if path.path.startswith(_separator(path)):
-        return _join(names)
-    return _join([working_directory, *names])
+        resolved = _join(names)
+    else:
+        resolved = _join([working_directory, *names])
+    if check_nul and "\0" in resolved:
+        raise nul_error(resolved)
+    return resolved
+
+
+def nul_error(path: str) -> InvalidArgumentError:
+    """The error of a resolved path with a NUL character, worded as Java's path check."""
+    message = f"Nul character not allowed: //{path}"
+    return InvalidArgumentError(f"java.nio.file.InvalidPathException: {message}")
 
 
 def as_given(path: pb.Path) -> str:
@@ -87,12 +108,6 @@ def as_given(path: pb.Path) -> str:
     separator = _separator(path)
     prefix = separator if path.path.startswith(separator) else ""
     return prefix + separator.join(_names(path))
-
-
-def is_dot_name(path: pb.Path) -> bool:
-    """Whether the last name the client gave is ``.`` or ``..`` (``delete`` ignores those)."""
-    names = _names(path)
-    return bool(names) and names[-1] in (".", "..")
 
 
 def parent(path: str) -> str:

@@ -10,14 +10,16 @@ real server words them (reference §5.3 to §5.8), for example ``NoSuchPathError
 adaptor: Path does not exist: <path>"``. An OS failure the reference does not describe (no
 permission, a full disk, ...) is an ``AdaptorError`` (a plain ``XenonException``).
 
-Links: ``exists`` and ``delete`` look at a link itself (a dangling link exists; ``delete``
-removes the link, never what it points to, and a recursive ``delete`` never descends through
-a link). Reading, appending, ``setPosixFilePermissions`` and the parent directory of a new
-path follow links, as the operating system does.
+Links: ``exists``, ``delete``, reading and appending look at a link itself, as xenon-grpc
+does (a dangling link exists; ``delete`` removes the link, never what it points to, and a
+recursive ``delete`` never descends through a link; a link is not a file to read or append
+to). ``setPosixFilePermissions`` and the parent directory of a new path follow links, as the
+operating system does.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -29,7 +31,7 @@ from rxxenon._errors import (
     NoSuchPathError,
     PathAlreadyExistsError,
 )
-from rxxenon.server._file_paths import normalise, parent
+from rxxenon.server._file_paths import parent
 
 __all__ = [
     "ADAPTOR",
@@ -42,6 +44,7 @@ __all__ = [
     "delete",
     "exists",
     "is_directory",
+    "is_directory_itself",
     "lstat",
     "no_such_path",
     "open_for_appending",
@@ -95,6 +98,12 @@ def _assert_not_exists(path: str) -> None:
 def is_directory(path: str) -> bool:
     """Whether ``path`` is a directory, or a link to one."""
     return os.path.isdir(path)
+
+
+def is_directory_itself(path: str) -> bool:
+    """Whether ``path`` is a directory (not a link to one)."""
+    status = lstat(path)
+    return status is not None and stat.S_ISDIR(status.st_mode)
 
 
 def assert_parent_directory(path: str) -> None:
@@ -163,7 +172,9 @@ def create_symbolic_link(link: str, target: str) -> None:
 
 
 def read_symbolic_link(link: str) -> str:
-    """The target of ``link``: absolute and normalised (a relative one is taken from its folder)."""
+    """The target of ``link`` as xenon-grpc gives it: an absolute target as stored, a relative
+    one appended to the link's folder, neither normalised (``/d/../f`` for ``../f`` in ``/d``);
+    only empty names are dropped."""
     status = assert_exists(link)
     if not stat.S_ISLNK(status.st_mode):
         raise InvalidPathError.from_adaptor(ADAPTOR, f"Not a symbolic link: {link}")
@@ -171,7 +182,10 @@ def read_symbolic_link(link: str) -> str:
         target = os.readlink(link)
     except OSError as error:
         raise AdaptorError.from_adaptor(ADAPTOR, "Failed to read symbolic link.") from error
-    return normalise(target if target.startswith("/") else f"{parent(link)}/{target}")
+    names = [name for name in target.split("/") if name]
+    if not target.startswith("/"):
+        names = [name for name in parent(link).split("/") if name] + names
+    return "/" + "/".join(names)
 
 
 # Deleting and renaming ----------------------------------------------------------------------
@@ -242,17 +256,19 @@ def set_permissions(path: str, mode: int) -> None:
 
 
 def open_for_reading(path: str) -> io.FileIO:
-    """Open a regular file (or a link to one) to read it.
+    """Open a regular file to read it.
 
-    ``NoSuchPathError`` if it does not exist (a dangling link included), ``InvalidPathError``
-    ``"Path is not a file: <path>"`` for a directory, FIFO, device or socket. Never blocks on
-    a FIFO.
+    ``NoSuchPathError`` if it does not exist, ``InvalidPathError`` ``"Path is not a file:
+    <path>"`` for a link (dangling or not), a directory, FIFO, device or socket. Never blocks
+    on a FIFO.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     except (FileNotFoundError, NotADirectoryError):
         raise no_such_path(path) from None
     except OSError as error:
+        if error.errno == errno.ELOOP:  # a link
+            raise _not_a_file(path) from None
         raise AdaptorError.from_adaptor(ADAPTOR, "Failed to create InputStream.") from error
     return _regular_file(fd, path, "rb")
 
@@ -274,31 +290,37 @@ def open_for_writing(path: str) -> io.FileIO:
 
 
 def open_for_appending(path: str) -> io.FileIO:
-    """Open an existing regular file (or a link to one) to append to it (``appendToFile``).
+    """Open an existing regular file to append to it (``appendToFile``).
 
     ``NoSuchPathError`` if it does not exist, ``InvalidPathError`` ``"Path is not a file:
-    <path>"`` if it is not a regular file. Never blocks on a FIFO.
+    <path>"`` if it is not a regular file (a link included). Never blocks on a FIFO.
     """
     try:
-        status = os.stat(path)
+        status = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         raise no_such_path(path) from None
     except OSError as error:
         raise AdaptorError.from_adaptor(ADAPTOR, "Failed to create OutputStream.") from error
     if not stat.S_ISREG(status.st_mode):
-        raise InvalidPathError.from_adaptor(ADAPTOR, f"Path is not a file: {path}")
+        raise _not_a_file(path)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as error:
+        if error.errno == errno.ELOOP:  # replaced by a link meanwhile
+            raise _not_a_file(path) from None
         raise AdaptorError.from_adaptor(ADAPTOR, "Failed to create OutputStream.") from error
     return _regular_file(fd, path, "ab")
+
+
+def _not_a_file(path: str) -> InvalidPathError:
+    return InvalidPathError.from_adaptor(ADAPTOR, f"Path is not a file: {path}")
 
 
 def _regular_file(fd: int, path: str, mode: str) -> io.FileIO:
     """Wrap ``fd`` if it is a regular file (else close it and fail); back to blocking mode."""
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InvalidPathError.from_adaptor(ADAPTOR, f"Path is not a file: {path}")
+            raise _not_a_file(path)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)

@@ -15,6 +15,7 @@ scheduler no longer lists it, and asking for it is ``NoSuchJobException``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -88,7 +89,9 @@ class LocalScheduler:
     Args:
         scheduler_id: the handle, ``local://<user>@<location>#<hash>``.
         location: the location it was created with (``""`` or an absolute path).
-        filesystem: its file system; relative job paths start at its working directory.
+        filesystem: its file system (``getFileSystem``); relative job paths start at its
+            first working directory, whatever ``setWorkingDirectory`` does to it later (as
+            in xenon-grpc).
         runtime: the server's job runtime.
     """
 
@@ -104,6 +107,8 @@ class LocalScheduler:
         self.id = scheduler_id
         self.location = location
         self.filesystem = filesystem
+        # What the jobs see of the file system: a copy that keeps its first working directory.
+        self._job_filesystem = dataclasses.replace(filesystem)
         self._runtime = runtime
         self._queues = {name: _Queue(_LIMITS[name], runtime) for name in QUEUE_NAMES}
         self._jobs: dict[str, LocalJob] = {}  # known jobs, in submission order
@@ -118,7 +123,7 @@ class LocalScheduler:
         failures come later, through the job's status.
         """
         spec = _validate(description, interactive=interactive)
-        job = LocalJob(f"local-{self._next_number}", spec, self.filesystem, self._runtime)
+        job = LocalJob(f"local-{self._next_number}", spec, self._job_filesystem, self._runtime)
         self._next_number += 1
         self._jobs[job.id] = job
         self._queues[spec.queue].submit(job)

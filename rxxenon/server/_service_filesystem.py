@@ -34,7 +34,7 @@ from rxxenon.server._file_attributes import (
 from rxxenon.server._file_paths import (
     ROOT,
     as_given,
-    is_dot_name,
+    nul_error,
     path_message,
     resolve,
 )
@@ -211,8 +211,10 @@ class FileSystemServicer(pb_grpc.FileSystemServiceServicer):
     async def setWorkingDirectory(self, request: pb.PathRequest, context: Context) -> pb.Empty:
         record = self._fs(request.filesystem)
         path = resolve(request.path, record.working_directory)
-        if not await run_blocking(files.is_directory, path):
-            raise UnknownError("")  # the real server fails here with an unmapped exception
+        # A directory, not a link to one: the real server fails otherwise, with an unmapped
+        # exception.
+        if not await run_blocking(files.is_directory_itself, path):
+            raise UnknownError("")
         record.working_directory = path
         return pb.Empty()
 
@@ -253,10 +255,10 @@ class FileSystemServicer(pb_grpc.FileSystemServiceServicer):
 
     @rpc
     async def delete(self, request: pb.DeleteRequest, context: Context) -> pb.Empty:
-        working_directory = self._fs(request.filesystem).working_directory
-        if not is_dot_name(request.path):  # "." and ".." are never deleted (as in Xenon)
-            path = resolve(request.path, working_directory)
-            await run_blocking(files.delete, path, request.recursive)
+        # As xenon-grpc: the normalised path is deleted, so "." is the working directory
+        # and ".." its parent.
+        path = resolve(request.path, self._fs(request.filesystem).working_directory)
+        await run_blocking(files.delete, path, request.recursive)
         return pb.Empty()
 
     @rpc
@@ -323,10 +325,14 @@ class FileSystemServicer(pb_grpc.FileSystemServiceServicer):
     async def copy(self, request: pb.CopyRequest, context: Context) -> pb.CopyOperation:
         source_fs = self._fs(request.filesystem)
         self._fs(request.destination_filesystem)
-        # Both paths are resolved on the source file system, as the real server does.
-        source = resolve(request.source, source_fs.working_directory)
-        destination = resolve(request.destination, source_fs.working_directory)
-        copy_id = source_fs.copies.submit(source, destination, request.mode, request.recursive)
+        # Both paths are resolved on the source file system, as the real server does. A NUL
+        # in either fails the copy, not the call.
+        source = resolve(request.source, source_fs.working_directory, check_nul=False)
+        destination = resolve(request.destination, source_fs.working_directory, check_nul=False)
+        invalid = next((nul_error(p) for p in (source, destination) if "\0" in p), None)
+        copy_id = source_fs.copies.submit(
+            source, destination, request.mode, request.recursive, invalid
+        )
         return pb.CopyOperation(id=copy_id)
 
     @rpc

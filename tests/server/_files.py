@@ -41,12 +41,14 @@ def sparse_file(path: Path, size: int) -> Path:
     return path
 
 
-def open_descriptors_of(path: Path) -> list[str]:
-    """The descriptors of this process (where the embedded server runs) open on ``path``."""
+def open_descriptors_of(path: Path, pid: int | None = None) -> list[str]:
+    """The descriptors process ``pid`` (the server's; by default this one, where the
+    in-process embedded server runs) has open on ``path``."""
+    proc = f"/proc/{pid or 'self'}/fd"
     found = []
-    for fd in os.listdir("/proc/self/fd"):
+    for fd in os.listdir(proc):
         with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/self/fd/{fd}") == str(path):
+            if os.readlink(f"{proc}/{fd}") == str(path):
                 found.append(fd)
     return found
 
@@ -58,14 +60,28 @@ class FileSystemClient:
         stub: the FileSystemService stub.
         filesystem: the file-system handle.
         root: the local directory it was created at (its first working directory).
+        server_pid: the server's process (None: this one), whose open files the tests check.
     """
 
     def __init__(
-        self, stub: pb_grpc.FileSystemServiceStub, filesystem: pb.FileSystem, root: Path
+        self,
+        stub: pb_grpc.FileSystemServiceStub,
+        filesystem: pb.FileSystem,
+        root: Path,
+        server_pid: int | None = None,
     ) -> None:
         self.stub = stub
         self.filesystem = filesystem
         self.root = root
+        self.server_pid = server_pid
+
+    def open_descriptors(self, path: Path) -> list[str]:
+        """The server's descriptors open on ``path``."""
+        return open_descriptors_of(path, self.server_pid)
+
+    def closed(self, path: Path) -> Callable[[], bool]:
+        """A condition for ``poll_until``: the server has nothing open on ``path``."""
+        return lambda: not self.open_descriptors(path)
 
     @staticmethod
     def path(path: str, separator: str = "") -> pb.Path:

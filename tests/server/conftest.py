@@ -1,5 +1,5 @@
-"""Fixtures of the server tests: one embedded server per session, raw stubs, fresh schedulers
-and file systems."""
+"""Fixtures of the server tests: raw stubs to the server under test (each of the session's
+servers in turn, see ``tests/servers.py``), fresh schedulers and file systems."""
 
 from __future__ import annotations
 
@@ -12,32 +12,16 @@ import pytest
 
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
-from rxxenon.server import EmbeddedServer
+from tests.servers import ServerPool, ServerUnderTest
 
 from ._files import FileSystemClient
 from ._support import CALL_TIMEOUT, SchedulerClient
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "divergence: holds a documented departure of the embedded server from xenon-grpc "
-        "3.0.1 (docs/embedded-server.md)",
-    )
-
-
 @pytest.fixture(scope="session")
-def server() -> Iterator[EmbeddedServer]:
-    """The embedded server of the test session."""
-    with EmbeddedServer() as embedded:
-        yield embedded
-
-
-@pytest.fixture(scope="session")
-def channel(server: EmbeddedServer) -> Iterator[grpc.Channel]:
-    """A plain (sync) gRPC channel to the session's server."""
-    with grpc.insecure_channel(server.address) as chan:
-        yield chan
+def channel(xenon_server: ServerUnderTest, server_pool: ServerPool) -> grpc.Channel:
+    """A plain (sync) gRPC channel to the server under test, with gRPC's default options."""
+    return server_pool.channel(xenon_server.kind)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +70,9 @@ def fs(
     fs_stub: pb_grpc.FileSystemServiceStub,
     new_fs: Callable[..., pb.FileSystem],
     tmp_path: Path,
+    xenon_server: ServerUnderTest,
 ) -> FileSystemClient:
     """A ``file`` file system at the test's ``tmp_path`` (closed after the test)."""
-    return FileSystemClient(fs_stub, new_fs(location=str(tmp_path)), tmp_path)
+    return FileSystemClient(
+        fs_stub, new_fs(location=str(tmp_path)), tmp_path, server_pid=xenon_server.pid
+    )

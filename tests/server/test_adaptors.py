@@ -14,7 +14,6 @@ NOT_FOUND = grpc.StatusCode.NOT_FOUND
 LOCAL_PREFIX = "xenon.adaptors.schedulers.local."
 
 
-@pytest.mark.divergence
 def test_adaptor_names_are_the_implemented_ones(stub: pb_grpc.SchedulerServiceStub) -> None:
     assert list(stub.getAdaptorNames(pb.Empty()).name) == ["local"]
 
@@ -71,7 +70,6 @@ def test_unknown_adaptor_description(
         stub.getAdaptorDescription(pb.AdaptorName(name=name))
 
 
-@pytest.mark.divergence
 @pytest.mark.parametrize("name", ["ssh", "at", "slurm", "gridengine", "torque"])
 def test_xenon_grpc_only_adaptors_are_unknown_with_a_hint(
     stub: pb_grpc.SchedulerServiceStub, name: str

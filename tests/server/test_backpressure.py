@@ -16,10 +16,12 @@ from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from ._serve import rss_bytes, serve
 from ._support import SchedulerClient
 
+# Measures the memory of an ``rxxenon serve`` process.
+pytestmark = pytest.mark.embedded_only
+
 SIZE = 200 * 1024 * 1024
 
 
-@pytest.mark.divergence
 def test_slow_reader_paces_the_job_and_server_memory_stays_flat() -> None:
     with serve() as served, grpc.insecure_channel(served.address) as channel:
         stub = pb_grpc.SchedulerServiceStub(channel)

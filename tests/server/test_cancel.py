@@ -63,7 +63,6 @@ def test_cancel_done_job_returns_its_status(sched: SchedulerClient) -> None:
         sched.cancel(job)
 
 
-@pytest.mark.divergence
 def test_cancel_kills_the_whole_process_group(sched: SchedulerClient, tmp_path: Path) -> None:
     job = sched.submit(
         "sh", "-c", "sleep 60 & echo $! > child; wait", working_directory=str(tmp_path)
@@ -73,7 +72,6 @@ def test_cancel_kills_the_whole_process_group(sched: SchedulerClient, tmp_path: 
     poll_until(lambda: process_gone(child), what="the background child to be killed")
 
 
-@pytest.mark.divergence
 def test_cancel_interactive_kills_its_group_and_ends_the_stream(
     sched: SchedulerClient, tmp_path: Path
 ) -> None:
@@ -83,9 +81,10 @@ def test_cancel_interactive_kills_its_group_and_ends_the_stream(
     job = call.first()
     child = int(call.next().stdout)
     assert sched.cancel(job) == killed(job)
+    # (Java kills only sh: the orphaned sleep keeps the stream open for its minute.)
+    poll_until(lambda: process_gone(child), timeout=3, what="the background child to be killed")
     assert call.read_to_end()[:2] == (b"", b"")
     assert call.call.code() == grpc.StatusCode.OK
-    assert process_gone(child)
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +97,7 @@ def fast_minutes() -> Iterator[pb_grpc.SchedulerServiceStub]:
         yield pb_grpc.SchedulerServiceStub(channel)
 
 
+@pytest.mark.embedded_only  # a private knob of the embedded server shortens the minute
 def test_max_runtime(fast_minutes: pb_grpc.SchedulerServiceStub, tmp_path: Path) -> None:
     sched = SchedulerClient(fast_minutes, fast_minutes.localScheduler(pb.Empty()))
     try:

@@ -24,6 +24,9 @@ from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from ._serve import rss_bytes, serve
 from ._support import SchedulerClient
 
+# Measures the memory of an ``rxxenon serve`` process.
+pytestmark = pytest.mark.embedded_only
+
 MB = 1_000_000
 MIB = 1024 * 1024
 SIZE = 200 * MIB
@@ -43,7 +46,6 @@ def create(stub: pb_grpc.FileSystemServiceStub, location: Path) -> pb.FileSystem
     return stub.create(request, timeout=10)
 
 
-@pytest.mark.divergence
 def test_slow_reader_keeps_server_memory_flat(tmp_path: Path) -> None:
     data_file = tmp_path / "big"
     block = os.urandom(MIB)

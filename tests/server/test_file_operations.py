@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -150,12 +151,20 @@ def test_delete_recursive_on_a_file_and_links(fs: FileSystemClient) -> None:
     assert not (fs.root / "dangling").is_symlink()
 
 
-@pytest.mark.parametrize("given", [".", "..", "sub/.", "sub/.."])
-def test_delete_dot_names_does_nothing(fs: FileSystemClient, given: str) -> None:
-    # Decision (the reference is silent; Xenon's source does so): "." and ".." are not deleted.
-    (fs.root / "sub").mkdir()
-    fs.delete(given, recursive=True)
-    assert (fs.root / "sub").is_dir()
+@pytest.mark.parametrize(
+    ("given", "deleted"), [(".", "a/wd"), ("..", "a"), ("sub/.", "a/wd/sub"), ("sub/..", "a/wd")]
+)
+def test_dot_names_are_resolved_before_deleting(
+    fs: FileSystemClient, new_fs: Callable[..., pb.FileSystem], given: str, deleted: str
+) -> None:
+    # As xenon-grpc does (the reference is silent): the normalised path is deleted, so "."
+    # is the working directory and ".." its parent. (Inside the test's directory.)
+    working = fs.root / "a" / "wd"
+    (working / "sub").mkdir(parents=True)
+    inside = FileSystemClient(fs.stub, new_fs(location=str(working)), working)
+    inside.delete(given, recursive=True)
+    assert not (fs.root / deleted).exists()
+    assert (fs.root / deleted).parent.is_dir()
 
 
 # rename -------------------------------------------------------------------------------------
@@ -211,12 +220,15 @@ def test_read_symbolic_link(fs: FileSystemClient) -> None:
     (fs.root / "f").touch()
     fs.link("lnk", "f")
     assert fs.read_link("lnk") == pb.Path(path=str(fs.root / "f"), separator="")
+    # A target as stored, not normalised (as xenon-grpc gives it); a relative one (made
+    # outside Xenon) appended to the link's folder.
     os.symlink("/nonexistent/../target", fs.root / "dangling")
-    assert fs.read_link("dangling") == pb.Path(path="/target", separator="")
-    # Decision: a relative target (made outside Xenon) is taken from the link's folder.
+    assert fs.read_link("dangling") == pb.Path(path="/nonexistent/../target", separator="")
     (fs.root / "d").mkdir()
     os.symlink("../f", fs.root / "d" / "relative")
-    assert fs.read_link("d/relative") == pb.Path(path=str(fs.root / "f"), separator="")
+    assert fs.read_link("d/relative") == pb.Path(path=f"{fs.root}/d/../f", separator="")
+    os.symlink("./x//../f", fs.root / "dotted")
+    assert fs.read_link("dotted") == pb.Path(path=f"{fs.root}/./x/../f", separator="")
 
 
 def test_read_symbolic_link_errors(fs: FileSystemClient) -> None:

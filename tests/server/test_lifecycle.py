@@ -24,6 +24,9 @@ from rxxenon.server._status import rpc
 from ._serve import ROOT
 from ._support import SchedulerClient, poll_until, process_gone, read_pid
 
+# The embedded server itself: its start, stop, threads and leaks.
+pytestmark = pytest.mark.embedded_only
+
 
 def _fds() -> set[str]:
     return set(os.listdir("/proc/self/fd"))

@@ -13,7 +13,7 @@ from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 
 from ._files import FileSystemClient
-from ._support import rpc_error
+from ._support import poll_until, rpc_error
 
 UNKNOWN = grpc.StatusCode.UNKNOWN
 
@@ -49,10 +49,16 @@ def test_results_are_absolute_and_normalised(
     assert fs.attributes(absolute).path == pb.Path(path=want, separator="")
 
 
-def test_dot_dot_stops_at_the_root(fs: FileSystemClient) -> None:
-    up = "/".join([".."] * (len(fs.root.parts) + 3))
-    assert fs.attributes(up).path == pb.Path(path="/", separator="")
-    assert fs.attributes("/../../tmp/..").path == pb.Path(path="/", separator="")
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("/..", "/.."), ("/../tmp", "/../tmp"), ("/tmp/../..", "/.."), ("/../../tmp/..", "/../..")],
+)
+def test_dot_dot_above_the_root_is_kept(fs: FileSystemClient, given: str, expected: str) -> None:
+    # As xenon-grpc: a ".." with no name before it to remove stays (the OS reads "/.." as "/").
+    assert fs.attributes(given).path == pb.Path(path=expected, separator="")
+    up = "/".join([".."] * (len(fs.root.parts) - 1 + 2))  # two above the root
+    assert fs.attributes(up).path == pb.Path(path="/../..", separator="")
+    assert fs.attributes(up).is_directory
 
 
 def test_every_returned_path_has_an_empty_separator(fs: FileSystemClient) -> None:
@@ -74,7 +80,6 @@ def test_every_returned_path_has_an_empty_separator(fs: FileSystemClient) -> Non
     [
         ("p\\q", "\\", "p/q"),
         ("x:y", ":", "x/y"),
-        ("x:y/z", ":", "x/y/z"),
         ("a\\\\b\\", "\\", "a/b"),
         ("p/q", "", "p/q"),
         ("p/q", "/", "p/q"),
@@ -92,13 +97,22 @@ def test_the_separator_of_a_request_is_honoured(
     )
 
 
+@pytest.mark.parametrize(("given", "separator"), [("x:y/z", ":"), ("/v", "\\"), ("x/y", "\\")])
+def test_a_name_with_a_slash_is_refused_with_another_separator(
+    fs: FileSystemClient, given: str, separator: str
+) -> None:
+    element = next(name for name in given.split(separator) if "/" in name)
+    details = f"java.lang.IllegalArgumentException: Path element {element} contains separator '/'"
+    with rpc_error(grpc.StatusCode.INVALID_ARGUMENT, details):
+        fs.create_directories(given, separator)
+    assert list(fs.root.iterdir()) == []
+
+
+@pytest.mark.embedded_only  # xenon-grpc would create directories named "\tmp\..." in "/"
 def test_an_absolute_path_starts_with_the_separator(fs: FileSystemClient) -> None:
     windowsy = str(fs.root).replace("/", "\\") + "\\w"
     fs.create_directories(windowsy, "\\")
     assert (fs.root / "w").is_dir()
-    # With another separator, a leading "/" is just part of a relative name.
-    fs.create_directories("/v", "\\")
-    assert (fs.root / "v").is_dir()
 
 
 def test_exists_for_dot_paths(fs: FileSystemClient) -> None:
@@ -134,12 +148,13 @@ def test_set_working_directory(
     assert fs_stub.getLocation(fs.filesystem).location == str(fs.root)
 
 
-def test_set_working_directory_through_a_link(fs: FileSystemClient) -> None:
-    # Decision (the reference is silent): a link to a directory is accepted, kept unresolved.
+def test_set_working_directory_to_a_link(fs: FileSystemClient) -> None:
+    # As xenon-grpc (the reference is silent): a link, even to a directory, is refused.
     (fs.root / "real").mkdir()
     os.symlink(fs.root / "real", fs.root / "lnk")
-    fs.set_working_directory("lnk")
-    assert fs.working_directory().path == str(fs.root / "lnk")
+    with rpc_error(UNKNOWN, ""):
+        fs.set_working_directory("lnk")
+    assert fs.working_directory().path == str(fs.root)
 
 
 @pytest.mark.parametrize("target", ["missing", "file", "dangling"])
@@ -166,18 +181,36 @@ def test_working_directories_are_per_file_system(
 
 
 def test_a_nul_character_is_an_invalid_path(fs: FileSystemClient) -> None:
-    # Decision (bad input): no local path can hold a NUL; the server says so and serves on.
-    details = (
-        "nl.esciencecenter.xenon.filesystems.InvalidPathException: file adaptor: "
-        "Nul character not allowed: a\\0b"
-    )
-    with rpc_error(grpc.StatusCode.FAILED_PRECONDITION, details):
+    # As Java's own path check words it (the absolute path after "//"); the server serves on.
+    details = f"java.nio.file.InvalidPathException: Nul character not allowed: //{fs.root}/a\0b"
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    with rpc_error(invalid, details):
         fs.exists("a\0b")
-    with rpc_error(grpc.StatusCode.FAILED_PRECONDITION, details):
+    with rpc_error(invalid, details):
+        fs.attributes("./x/../a\0b")
+    with rpc_error(invalid, details):
         fs.write("a\0b", b"data")
-    with rpc_error(grpc.StatusCode.FAILED_PRECONDITION, details):
-        fs.copy("a\0b", "c")
-    with rpc_error(grpc.StatusCode.FAILED_PRECONDITION, details):
+    with rpc_error(invalid, details):
         fs.listing("a\0b")
+    # A copy is accepted, and fails.
+    (fs.root / "f").touch()
+    waited = fs.wait(fs.copy("a\0b", "c"))
+    message = f"file adaptor: Nul character not allowed: //{fs.root}/a\0b"
+    assert (waited.state, waited.error_type, waited.error_message) == (
+        "FAILED",
+        pb.CopyStatus.XENON,
+        message,
+    )
+    copy_id = fs.copy("f", "c\0d")
+    polled = poll_until(lambda: (s := fs.status(copy_id)).done and s, what="the copy to fail")
+    wrapped = (
+        "file adaptor: java.nio.file.InvalidPathException: Nul character not allowed: "
+        f"//{fs.root}/c\0d"
+    )
+    assert (polled.state, polled.error_type, polled.error_message) == (
+        "FAILED",
+        pb.CopyStatus.XENON,
+        wrapped,
+    )
     assert fs.exists(".")
-    assert list(fs.root.iterdir()) == []
+    assert list(fs.root.iterdir()) == [fs.root / "f"]

@@ -184,9 +184,8 @@ def test_list_and_close(stub: pb_grpc.SchedulerServiceStub, opened: Any) -> None
         stub.isOpen(first)
 
 
-@pytest.mark.divergence
 def test_list_schedulers_in_creation_order(stub: pb_grpc.SchedulerServiceStub, opened: Any) -> None:
-    made = [opened().id for _ in range(5)]
+    made = [opened().id for _ in range(8)]  # (by chance in hash-map order: 1 in 40320)
     listed = [s.id for s in stub.listSchedulers(pb.Empty()).schedulers]
     assert [i for i in listed if i in made] == made
 

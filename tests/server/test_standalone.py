@@ -18,6 +18,9 @@ from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from ._serve import ROOT, serve, wait_exit
 from ._support import SchedulerClient, poll_until, process_gone, read_pid
 
+# ``rxxenon serve``, the embedded server as a process of its own.
+pytestmark = pytest.mark.embedded_only
+
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_until_a_signal_then_kill_the_jobs(signum: int, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 Tests that need a server skip (with the reason) when Java or the jar is missing; set
 ``RXXENON_XENON_GRPC_JAR`` to a xenon-grpc jar to run them (``.ci/install-java-and-jar.sh``
 fetches one). The tests of finding files and of certificates need neither and always run.
+The plaintext server is the one the conformance suite runs against (``tests/servers.py``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 import rxxenon
-from rxxenon.xenon_grpc import (
-    JavaNotFoundError,
-    XenonGrpcNotFoundError,
-    XenonGrpcServer,
-    find_jar,
-    find_java,
-)
+from rxxenon.xenon_grpc import XenonGrpcServer
+from tests.servers import XENON_GRPC, ServerPool, xenon_grpc_missing
 
 SIX_ADAPTORS = ["local", "ssh", "at", "slurm", "gridengine", "torque"]
 
@@ -26,18 +22,15 @@ SIX_ADAPTORS = ["local", "ssh", "at", "slurm", "gridengine", "torque"]
 @pytest.fixture(scope="session")
 def java_and_jar() -> None:
     """Skip the test unless Java and a xenon-grpc jar are found."""
-    try:
-        find_java()
-        find_jar()
-    except (JavaNotFoundError, XenonGrpcNotFoundError) as error:
-        pytest.skip(f"needs Java and the xenon-grpc jar: {error}")
+    missing = xenon_grpc_missing()
+    if missing is not None:
+        pytest.skip(missing)
 
 
 @pytest.fixture(scope="session")
-def plain_server(java_and_jar: None) -> Iterator[XenonGrpcServer]:
-    """A plaintext xenon-grpc server for the session."""
-    with XenonGrpcServer() as server:
-        yield server
+def plain_server(java_and_jar: None, server_pool: ServerPool) -> XenonGrpcServer:
+    """The session's plaintext xenon-grpc server (the conformance suite's)."""
+    return server_pool.xenon_grpc_server()
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +42,6 @@ def tls_server(java_and_jar: None) -> Iterator[XenonGrpcServer]:
 
 
 @pytest.fixture(scope="session")
-def plain_xenon(plain_server: XenonGrpcServer) -> Iterator[rxxenon.Connection]:
+def plain_xenon(plain_server: XenonGrpcServer, server_pool: ServerPool) -> rxxenon.Connection:
     """An rxxenon connection to the session's plaintext server."""
-    with rxxenon.connect(plain_server.address) as connection:
-        yield connection
+    return server_pool.connection(XENON_GRPC)
