@@ -1,0 +1,324 @@
+"""What every benchmark client shares: parameters, statistics, pacing, the result line.
+
+Standard library only: PyXenon's client imports this module from a virtualenv that has
+neither rxxenon nor reactivex.
+
+A client process is started as::
+
+    python -m tests.benchmarks.clients.<client> --scenario NAME --address HOST:PORT \
+        --params JSON
+
+runs that one scenario, and prints one line ``BENCH-RESULT {json}`` (the fields the
+scenario measured, plus ``status`` and ``client_peak_rss_mb``) as its last line on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, NoReturn
+
+__all__ = [
+    "MB",
+    "RESULT_PREFIX",
+    "UPPER_CASER",
+    "CannotRun",
+    "Params",
+    "SlowConsumer",
+    "batch_result",
+    "chunks",
+    "concurrent_line",
+    "latency_result",
+    "main",
+    "ping_line",
+    "pong_line",
+    "raise_nofile_limit",
+    "run_batch",
+    "stream_result",
+]
+
+#: One megabyte, as in MB/s and the sizes (200 MB = 200,000,000 bytes); RSS too.
+MB = 1_000_000
+
+#: The prefix of the one result line a client prints.
+RESULT_PREFIX = "BENCH-RESULT "
+
+#: The line echo of ``pingpong``: every client runs ``python -u -c UPPER_CASER``.
+UPPER_CASER = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)"
+
+Result = dict[str, Any]
+Handler = Callable[["Params"], Result]
+
+
+class CannotRun(Exception):
+    """The client cannot run this scenario; the message says why (reported, not a failure)."""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything a scenario needs to know; the orchestrator passes it as JSON.
+
+    Sizes are in bytes, times in seconds.
+    """
+
+    address: str = ""
+    python: str = sys.executable  # the interpreter that runs the line echo
+    workdir: str = "/tmp"  # a directory for the file scenarios (removed afterwards)
+    pingpong_lines: int = 500
+    pingpong_warmup: int = 20
+    stream_bytes: int = 200 * MB
+    slow_chunk: int = 64 * 1024  # slow_consumer: sleep slow_sleep per slow_chunk bytes received
+    slow_sleep: float = 0.001
+    stdin_bytes: int = 100 * MB
+    file_bytes: int = 100 * MB
+    chunk: int = 1 << 20  # size of the pieces sent by stdin_stream and file_write
+    batch_jobs: int = 200
+    batch_poll: float = 0.001  # pause between two status polls of batch_rate
+    concurrent_jobs: int = 1000
+    concurrent_lines: int = 10
+    unary_calls: int = 1000
+    unary_warmup: int = 50
+    timeout: float = 120.0  # what one blocking wait inside a scenario may take
+
+    @property
+    def file_path(self) -> str:
+        """The file that file_write writes and file_read reads."""
+        return os.path.join(self.workdir, "data.bin")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Params:
+        return cls(**json.loads(text))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def chunks(total: int, size: int) -> Iterator[bytes]:
+    """``total`` bytes in pieces of ``size`` (the last one shorter), sharing one buffer."""
+    block = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    sent = 0
+    while sent < total:
+        piece = block if total - sent >= size else block[: total - sent]
+        sent += len(piece)
+        yield piece
+
+
+def ping_line(i: int) -> bytes:
+    """Line ``i`` sent to the line echo."""
+    return b"ping %06d\n" % i
+
+
+def pong_line(i: int) -> bytes:
+    """The echo's reply to line ``i`` (without its newline)."""
+    return b"PING %06d" % i
+
+
+def concurrent_line(job: int, line: int) -> bytes:
+    """Line ``line`` sent to ``cat`` job ``job`` in concurrent_interactive."""
+    return b"job %04d line %02d\n" % (job, line)
+
+
+class SlowConsumer:
+    """Paces a reader to one ``sleep`` per ``chunk`` bytes received, whatever the message size.
+
+    Messages of 1 KiB (xenon-grpc) and of 128 KiB (the embedded server) are thus read at the
+    same rate: 1 ms per 64 KiB is at most ~65 MB/s, plus the reader's own time.
+    """
+
+    def __init__(self, chunk: int, sleep: float) -> None:
+        self.chunk = chunk
+        self.sleep = sleep
+        self.received = 0
+        self._debt = 0
+
+    def consume(self, size: int) -> None:
+        self.received += size
+        self._debt += size
+        if self._debt >= self.chunk:
+            owed = self._debt // self.chunk
+            self._debt -= owed * self.chunk
+            time.sleep(owed * self.sleep)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def _median_p90(values: Sequence[float]) -> tuple[float, float]:
+    if len(values) == 1:
+        return values[0], values[0]
+    return statistics.median(values), statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def latency_result(seconds: Sequence[float], unit: str) -> Result:
+    """``n``, ``median`` and ``p90`` of round-trip times, in ``unit`` (``ms`` or ``us``)."""
+    scale = {"ms": 1e3, "us": 1e6, "s": 1.0}[unit]
+    median, p90 = _median_p90([s * scale for s in seconds])
+    return {"n": len(seconds), "median": median, "p90": p90, "unit": unit}
+
+
+def stream_result(total_bytes: int, expected: int, seconds: float) -> Result:
+    """Throughput of a stream that moved ``total_bytes`` (checked against ``expected``)."""
+    if total_bytes != expected:
+        raise RuntimeError(f"moved {total_bytes} bytes, expected {expected}")
+    return {
+        "n": total_bytes,
+        "unit": "bytes",
+        "seconds": seconds,
+        "throughput_mb_s": total_bytes / MB / seconds,
+    }
+
+
+def batch_result(submitted: Sequence[float], done: Sequence[float]) -> Result:
+    """jobs/s (first submit to last done) and the submit-to-done latency of each job."""
+    latencies = [d - s for s, d in zip(submitted, done, strict=True)]
+    wall = max(done) - min(submitted)
+    return {
+        **latency_result(latencies, "ms"),
+        "seconds": wall,
+        "jobs_s": len(done) / wall,
+    }
+
+
+def run_batch(
+    count: int,
+    submit: Callable[[], Any],
+    done_flags: Callable[[list[Any]], list[bool]],
+    poll_interval: float,
+    timeout: float,
+) -> Result:
+    """Submit ``count`` jobs from this thread while another thread polls for their end.
+
+    ``submit()`` returns a job handle; ``done_flags(handles)`` says which of them are done
+    (one status call for all). A job's latency runs from the start of its submit to the
+    first poll that sees it done; jobs seen done are not polled again (Xenon servers forget
+    a job once its final status was read).
+
+    xenon-grpc 3.0.1 sometimes fails a ``getJobStatuses`` made while a job is submitted
+    with ``INTERNAL java.util.ConcurrentModificationException``; such a poll is repeated and
+    counted in ``status_poll_retries``.
+    """
+    retries = 0
+    submitted: list[float] = []
+    jobs: list[Any] = []
+    done_at: dict[int, float] = {}
+    lock = threading.Lock()
+    failure: list[BaseException] = []
+    deadline = time.monotonic() + timeout
+
+    def poll() -> None:
+        nonlocal retries
+        try:
+            while len(done_at) < count and time.monotonic() < deadline:
+                with lock:
+                    pending = [i for i in range(len(jobs)) if i not in done_at]
+                if pending:
+                    try:
+                        flags = done_flags([jobs[i] for i in pending])
+                    except Exception as error:
+                        if "ConcurrentModificationException" not in str(error):
+                            raise
+                        retries += 1
+                        continue
+                    now = time.perf_counter()
+                    for i, flag in zip(pending, flags, strict=True):
+                        if flag:
+                            done_at[i] = now
+                time.sleep(poll_interval)
+        except BaseException as error:
+            failure.append(error)
+
+    poller = threading.Thread(target=poll, name="batch-poller", daemon=True)
+    poller.start()
+    for _ in range(count):
+        start = time.perf_counter()
+        job = submit()
+        with lock:
+            submitted.append(start)
+            jobs.append(job)
+    poller.join(max(deadline - time.monotonic(), 0.0))
+    if failure:
+        raise failure[0]
+    if len(done_at) < count:
+        raise TimeoutError(f"{count - len(done_at)} of {count} jobs not done after {timeout} s")
+    return {
+        **batch_result(submitted, [done_at[i] for i in range(count)]),
+        "status_poll_retries": retries,
+    }
+
+
+# --- the process -----------------------------------------------------------------------------
+
+
+def raise_nofile_limit() -> int:
+    """Raise this process's open-files soft limit to its hard limit; return the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size, in MB.
+
+    Read from ``VmHWM`` in ``/proc/self/status``: ``ru_maxrss`` would do, but Linux carries
+    it over ``execve``, so a child of the orchestrator would start from the orchestrator's
+    own peak. ``ru_maxrss`` (KiB on Linux) only where there is no ``/proc``.
+    """
+    try:
+        with open("/proc/self/status") as file:
+            for line in file:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / MB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run one benchmark scenario.")
+    parser.add_argument("--scenario", required=True)
+    parser.add_argument("--params", default="{}", help="Params as JSON")
+    return parser.parse_args(argv)
+
+
+def main(
+    client: str, handlers: Mapping[str, Handler], argv: Sequence[str] | None = None
+) -> NoReturn:
+    """Run one scenario with ``handlers[scenario]``, print the result line, exit.
+
+    The process ends with ``os._exit`` once the line is out, so that threads a client
+    library left behind (gRPC's request-iterator threads, say) cannot hold it up.
+    """
+    options = _parse(argv)
+    params = Params.from_json(options.params)
+    result: Result = {"client_nofile": raise_nofile_limit()}
+    started = time.perf_counter()
+    handler = handlers.get(options.scenario)
+    try:
+        if handler is None:
+            raise CannotRun(f"{client} has no implementation of {options.scenario}")
+        result.update(handler(params))
+        result["status"] = "ok"
+    except CannotRun as reason:
+        result["status"] = f"cannot run: {reason}"
+    except BaseException as error:
+        traceback.print_exc(file=sys.stderr)
+        result["status"] = f"failed: {type(error).__name__}: {error}"[:500]
+    result["client_seconds"] = time.perf_counter() - started
+    result["client_peak_rss_mb"] = _peak_rss_mb()
+    sys.stderr.flush()
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    os._exit(0)
