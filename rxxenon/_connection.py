@@ -142,13 +142,12 @@ class Connection:
         if self.server is not None:
             self.server.stop()
 
-    def _call(self, method: str, request: Any) -> Any:
-        stubs = self.stubs
-        return self.rx.call(lambda: getattr(stubs.scheduler, method), request)
+    def _call(self, method: str, request: Any, service: str = "scheduler") -> Any:
+        stub = getattr(self.stubs, service)
+        return self.rx.call(lambda: getattr(stub, method), request)
 
     def _fs_call(self, method: str, request: Any) -> Any:
-        stubs = self.stubs
-        return self.rx.call(lambda: getattr(stubs.filesystem, method), request)
+        return self._call(method, request, "filesystem")
 
     # --- SchedulerService calls that need no scheduler --------------------------------------
 

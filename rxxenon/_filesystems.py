@@ -34,25 +34,17 @@ from rxxenon._paths import (
     path_message,
 )
 from rxxenon._proto import xenon_pb2 as pb
+from rxxenon._rx_grpc import pieces
 
 if TYPE_CHECKING:
     from rxxenon._connection import Connection
 
 __all__ = ["CopyOperation", "FileSystem"]
 
-#: Writes are sent in pieces of at most this size (servers refuse messages of 4 MiB).
-WRITE_PIECE = 1 << 20
 #: How long one waitUntilDone of a copy's progress lasts on the server (ms).
 _PROGRESS_SLICE_MS = 250
 
 Data = Observable[bytes] | Iterable[bytes] | bytes
-
-
-def _pieces(chunk: bytes) -> Iterable[bytes]:
-    if len(chunk) <= WRITE_PIECE:
-        return (chunk,)
-    view = memoryview(chunk)
-    return (bytes(view[i : i + WRITE_PIECE]) for i in range(0, len(chunk), WRITE_PIECE))
 
 
 def _as_observable(data: Data) -> Observable[bytes]:
@@ -241,7 +233,7 @@ class FileSystem(ServerObject):
 
                 def on_chunk(chunk: bytes) -> None:
                     nonlocal sent
-                    for piece in _pieces(chunk):
+                    for piece in pieces(chunk):
                         sent += len(piece)
                         request_observer.on_next(make(buffer=piece))
 

@@ -51,8 +51,8 @@ class ServerObject:
         stubs = getattr(self.connection.stubs, self._service)
         return lambda: getattr(stubs, name)
 
-    def _call(self, name: str, request: Any, timeout: float | None = None) -> Any:
-        return self.connection.rx.call(self._method(name), request, timeout)
+    def _call(self, name: str, request: Any) -> Any:
+        return self.connection.rx.call(self._method(name), request)
 
     def get_adaptor_name(self) -> str:
         """The adaptor it was created with (``local``, ``slurm``, ``file``, ``sftp``...)."""

@@ -12,15 +12,12 @@ from rxxenon._errors import DeadlineExceededError
 from rxxenon._jobs import Job, JobDescription, JobStatus
 from rxxenon._output import BOTH, STDERR, STDOUT, OutputEvent, OutputHub
 from rxxenon._proto import xenon_pb2 as pb
-from rxxenon._rx_grpc import Pump, RequestBuffer
+from rxxenon._rx_grpc import Pump, RequestBuffer, pieces
 
 if TYPE_CHECKING:
     from rxxenon._schedulers import Scheduler
 
 __all__ = ["InteractiveJob", "JobStdin"]
-
-#: Stdin pieces larger than this are split over several messages (servers cap a message at 4 MiB).
-STDIN_PIECE = 1 << 20
 
 
 class JobStdin(abc.ObserverBase[bytes | str]):
@@ -41,10 +38,8 @@ class JobStdin(abc.ObserverBase[bytes | str]):
 
     def on_next(self, value: bytes | str) -> None:
         data = value.encode() if isinstance(value, str) else bytes(value)
-        for start in range(0, max(len(data), 1), STDIN_PIECE):
-            self._buffer.on_next(
-                pb.SubmitInteractiveJobRequest(stdin=data[start : start + STDIN_PIECE])
-            )
+        for piece in pieces(data):
+            self._buffer.on_next(pb.SubmitInteractiveJobRequest(stdin=piece))
 
     def on_error(self, error: Exception) -> None:
         self._buffer.on_error(error)

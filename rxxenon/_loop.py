@@ -69,7 +69,12 @@ class LoopThread:
                 "with observe_on(...)"
             )
 
-    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    def run(
+        self,
+        coroutine: Coroutine[Any, Any, T],
+        timeout: float | None = None,
+        what: str = "A blocking rxxenon call",
+    ) -> T:
         """Run ``coroutine`` on the loop and wait for its result.
 
         Raises:
@@ -79,7 +84,7 @@ class LoopThread:
         """
         if self.on_loop_thread():
             coroutine.close()
-            self.check_may_block("A blocking rxxenon call")
+            self.check_may_block(what)
         future = self.submit(coroutine)
         try:
             return future.result(timeout)

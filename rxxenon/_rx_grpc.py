@@ -27,7 +27,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any, Final, Generic, TypeVar
 
@@ -42,7 +42,7 @@ from reactivex.scheduler import NewThreadScheduler
 from rxxenon._errors import CancelledError, StdinBufferFullError
 from rxxenon._loop import LoopThread
 
-__all__ = ["Pump", "RequestBuffer", "RxGrpc"]
+__all__ = ["MAX_PIECE", "Pump", "RequestBuffer", "RxGrpc", "pieces"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,18 @@ AsyncSource = Callable[[], AsyncIterator[T]]
 
 #: grpc.aio's end-of-stream marker (missing from the type stubs).
 _EOF: Final[Any] = getattr(grpc.aio, "EOF")  # noqa: B009
+
+#: Streamed requests carry at most this many bytes of data (servers refuse messages of 4 MiB).
+MAX_PIECE: Final = 1 << 20
+
+
+def pieces(data: bytes) -> Iterable[bytes]:
+    """``data`` cut into pieces of at most :data:`MAX_PIECE` bytes (``b""`` stays one piece)."""
+    if len(data) <= MAX_PIECE:
+        return (data,)
+    view = memoryview(data)
+    return (bytes(view[i : i + MAX_PIECE]) for i in range(0, len(data), MAX_PIECE))
+
 
 _NEXT: Final = 0
 _ERROR: Final = 1
@@ -283,7 +295,9 @@ class RequestBuffer(abc.ObserverBase[T]):
             if self._closed or self._completed:
                 return
             self._items.append(value)
-        self._wake_consumer()
+            wake, self._consumer_waiting = self._consumer_waiting, False
+        if wake:  # one lock round per item: this is the stdin hot path
+            self._loop.call_soon(self._ready.set)
 
     def on_error(self, error: Exception) -> None:
         with self._cond:
@@ -402,8 +416,7 @@ class RxGrpc:
             LoopThreadError: on the loop thread.
             XenonError: the translated status of a failed call.
         """
-        self.loop.check_may_block("A blocking unary call")
-        return self.loop.run(self._unary(method, request, timeout))
+        return self.loop.run(self._unary(method, request, timeout), what="A blocking unary call")
 
     async def _unary(self, method: Callable[[], Any], request: Any, deadline: float | None) -> Any:
         try:

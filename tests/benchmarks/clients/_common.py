@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import resource
 import statistics
 import sys
@@ -153,6 +154,37 @@ class SlowConsumer:
 
 
 # --- results ---------------------------------------------------------------------------------
+
+
+def until_none(source: queue.Queue[bytes | None]) -> Iterator[bytes]:
+    """The items put into ``source`` until a None: a request iterator fed from a queue."""
+    while (item := source.get()) is not None:
+        yield item
+
+
+def echo_round_trips(
+    p: Params, lines: queue.Queue[bytes | None], responses: Iterator[Any]
+) -> list[float]:
+    """Ping-pong through a line-echo job whose stdin is fed by ``lines`` and whose responses
+    (with a ``stdout`` field) come from ``responses``; returns the timed round trips (seconds),
+    warm-up excluded. Closes stdin and drains the responses at the end."""
+    times: list[float] = []
+    pending = b""
+    for i in range(p.pingpong_warmup + p.pingpong_lines):
+        start = time.perf_counter()
+        lines.put(ping_line(i))
+        while b"\n" not in pending:
+            pending += next(responses).stdout
+        reply, _, pending = pending.partition(b"\n")
+        elapsed = time.perf_counter() - start
+        if reply != pong_line(i):
+            raise RuntimeError(f"reply {reply!r} to line {i}")
+        if i >= p.pingpong_warmup:
+            times.append(elapsed)
+    lines.put(None)
+    for _ in responses:
+        pass
+    return times
 
 
 def _median_p90(values: Sequence[float]) -> tuple[float, float]:

@@ -23,12 +23,12 @@ from tests.benchmarks.clients._common import (
     SlowConsumer,
     chunks,
     concurrent_line,
+    echo_round_trips,
     latency_result,
     main,
-    ping_line,
-    pong_line,
     run_batch,
     stream_result,
+    until_none,
 )
 
 #: As rxxenon's: take messages of any size (xenon-grpc sends a whole file as one message).
@@ -80,33 +80,13 @@ def _job(executable: str, *arguments: str, queue_name: str = "multi") -> pb.JobD
     return pb.JobDescription(executable=executable, arguments=arguments, queue_name=queue_name)
 
 
-def _until_none(source: queue.Queue[bytes | None]) -> Iterator[bytes]:
-    while (item := source.get()) is not None:
-        yield item
-
-
 def pingpong(p: Params) -> Result:
     client = Client(p.address)
     lines: queue.Queue[bytes | None] = queue.Queue()
     job_id, responses = client.interactive(
-        _job(p.python, "-u", "-c", UPPER_CASER), _until_none(lines)
+        _job(p.python, "-u", "-c", UPPER_CASER), until_none(lines)
     )
-    times: list[float] = []
-    pending = b""
-    for i in range(p.pingpong_warmup + p.pingpong_lines):
-        start = time.perf_counter()
-        lines.put(ping_line(i))
-        while b"\n" not in pending:
-            pending += next(responses).stdout
-        reply, _, pending = pending.partition(b"\n")
-        elapsed = time.perf_counter() - start
-        if reply != pong_line(i):
-            raise RuntimeError(f"reply {reply!r} to line {i}")
-        if i >= p.pingpong_warmup:
-            times.append(elapsed)
-    lines.put(None)
-    for _ in responses:
-        pass
+    times = echo_round_trips(p, lines, responses)
     client.wait_done(job_id, p.timeout)
     client.close()
     return latency_result(times, "ms")
@@ -220,7 +200,7 @@ def concurrent_interactive(p: Params) -> Result:
     for _ in range(p.concurrent_jobs):
         lines: queue.Queue[bytes | None] = queue.Queue()
         try:
-            calls.append(client.interactive(description, _until_none(lines)))
+            calls.append(client.interactive(description, until_none(lines)))
             inputs.append(lines)
         except grpc.RpcError:
             failures += 1

@@ -17,7 +17,6 @@ import queue
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import grpc  # type: ignore[import-not-found, unused-ignore]
@@ -33,12 +32,12 @@ from tests.benchmarks.clients._common import (
     SlowConsumer,
     chunks,
     concurrent_line,
+    echo_round_trips,
     latency_result,
     main,
-    ping_line,
-    pong_line,
     run_batch,
     stream_result,
+    until_none,
 )
 
 
@@ -67,33 +66,13 @@ def _job(executable: str, *arguments: str, queue_name: str = "multi") -> Any:
     )
 
 
-def _until_none(source: queue.Queue[bytes | None]) -> Iterator[bytes]:
-    while (item := source.get()) is not None:
-        yield item
-
-
 def pingpong(p: Params) -> Result:
     scheduler = _scheduler(p.address)
     lines: queue.Queue[bytes | None] = queue.Queue()
     job, responses = scheduler.submit_interactive_job(
-        _job(p.python, "-u", "-c", UPPER_CASER), _until_none(lines)
+        _job(p.python, "-u", "-c", UPPER_CASER), until_none(lines)
     )
-    times: list[float] = []
-    pending = b""
-    for i in range(p.pingpong_warmup + p.pingpong_lines):
-        start = time.perf_counter()
-        lines.put(ping_line(i))
-        while b"\n" not in pending:
-            pending += next(responses).stdout
-        reply, _, pending = pending.partition(b"\n")
-        elapsed = time.perf_counter() - start
-        if reply != pong_line(i):
-            raise RuntimeError(f"reply {reply!r} to line {i}")
-        if i >= p.pingpong_warmup:
-            times.append(elapsed)
-    lines.put(None)
-    for _ in responses:
-        pass
+    times = echo_round_trips(p, lines, responses)
     scheduler.wait_until_done(job, int(p.timeout * 1000))
     return latency_result(times, "ms")
 
@@ -183,7 +162,7 @@ def concurrent_interactive(p: Params) -> Result:
     for _ in range(p.concurrent_jobs):
         lines: queue.Queue[bytes | None] = queue.Queue()
         try:
-            calls.append(scheduler.submit_interactive_job(description, _until_none(lines)))
+            calls.append(scheduler.submit_interactive_job(description, until_none(lines)))
             inputs.append(lines)
         except (xenon.XenonException, grpc.RpcError):
             failures += 1
