@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -84,9 +85,16 @@ def xenon(xenon_server: ServerUnderTest, server_pool: ServerPool) -> rxxenon.Con
 
 @pytest.fixture
 def scheduler(xenon: rxxenon.Connection) -> Iterator[rxxenon.Scheduler]:
-    """A fresh local scheduler; closed after the test."""
+    """A fresh local scheduler; after the test its jobs are cancelled and it is closed.
+
+    (Closing a scheduler does not kill its jobs, so a test that fails midway would leave them
+    running on the session's server.)
+    """
     with xenon.local_scheduler() as scheduler:
         yield scheduler
+        for job in scheduler.get_jobs():
+            with contextlib.suppress(rxxenon.NoSuchJobError):
+                scheduler.cancel_job(job)
 
 
 def python_job(

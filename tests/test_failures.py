@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import textwrap
@@ -12,27 +11,17 @@ import pytest
 
 import rxxenon
 from tests.helpers import Collector, wait_for
+from tests.server._serve import serve
 
 # Kills an ``rxxenon serve`` process or a client process.
 pytestmark = pytest.mark.embedded_only
 
 
 @pytest.fixture
-def standalone_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
+def standalone_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``rxxenon serve`` in a process of its own; yields it and its address."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rxxenon", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line.startswith("listening on "), line
-    yield process, line.split()[-1]
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    process.wait(20)
-    process.stdout.close()
+    with serve() as served:
+        yield served.process, served.address
 
 
 CLIENT = textwrap.dedent(
@@ -55,7 +44,7 @@ CLIENT = textwrap.dedent(
 
 
 def test_a_client_that_disappears_mid_job_leaves_the_job_to_finish(
-    standalone_server: tuple[subprocess.Popen[str], str],
+    standalone_server: tuple[subprocess.Popen[bytes], str],
 ) -> None:
     _, address = standalone_server
     client = subprocess.Popen(
@@ -65,12 +54,14 @@ def test_a_client_that_disappears_mid_job_leaves_the_job_to_finish(
         text=True,
     )
     assert client.stdout is not None
-    scheduler_id, job_id = client.stdout.readline().split()
-    client.kill()
-    client.wait(10)
-    client.stdout.close()
     assert client.stdin is not None
-    client.stdin.close()
+    try:
+        scheduler_id, job_id = client.stdout.readline().split()
+    finally:
+        client.kill()
+        client.wait(10)
+        client.stdout.close()
+        client.stdin.close()
     with rxxenon.connect(address) as xenon:
         scheduler = rxxenon.Scheduler(xenon, scheduler_id)
         # The server closed the job's stdin and drained its 10 MB of output, so it ends.
@@ -79,7 +70,7 @@ def test_a_client_that_disappears_mid_job_leaves_the_job_to_finish(
 
 
 def test_a_server_killed_mid_stream_is_a_typed_error(
-    standalone_server: tuple[subprocess.Popen[str], str],
+    standalone_server: tuple[subprocess.Popen[bytes], str],
 ) -> None:
     process, address = standalone_server
     with rxxenon.connect(address) as xenon:

@@ -81,6 +81,7 @@ class _Call:
     def __init__(self, context: InteractiveContext, job: LocalJob) -> None:
         self._context = context
         self._job = job
+        self._job_message = pb.Job(id=job.id)  # repeated in every response
         self._lock = asyncio.Lock()  # one write at a time, stdout and stderr alike
         self._first_sent = asyncio.Event()
         self._closed = False
@@ -88,16 +89,16 @@ class _Call:
     async def send_first(self) -> bool:
         """Send the first response (the job id only); False if the client is gone."""
         try:
-            return await self._write(pb.SubmitInteractiveJobResponse(job=pb.Job(id=self._job.id)))
+            return await self._write(pb.SubmitInteractiveJobResponse(job=self._job_message))
         finally:
             self._first_sent.set()
 
     async def deliver(self, stream: str, data: bytes) -> bool:
         """Send one piece of output, waiting for gRPC flow control; False if the client is gone."""
         await self._first_sent.wait()
-        response = pb.SubmitInteractiveJobResponse(job=pb.Job(id=self._job.id))
-        setattr(response, stream, data)
-        return await self._write(response)
+        return await self._write(
+            pb.SubmitInteractiveJobResponse(job=self._job_message, **{stream: data})
+        )
 
     async def _write(self, response: pb.SubmitInteractiveJobResponse) -> bool:
         async with self._lock:

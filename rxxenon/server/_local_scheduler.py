@@ -55,6 +55,7 @@ class _Queue:
 
     def submit(self, job: LocalJob) -> None:
         self._waiting.append(job)
+        self._runtime.job_queued(job)
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -62,6 +63,7 @@ class _Queue:
             if self._limit is not None and self._active >= self._limit:
                 return
             job = self._waiting.popleft()
+            self._runtime.job_dequeued(job)
             if job.done:  # cancelled while it waited
                 continue
             self._active += 1

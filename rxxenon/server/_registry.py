@@ -105,7 +105,7 @@ class Registry:
         try:
             return self._schedulers[scheduler_id]
         except KeyError:
-            raise NoSuchSchedulerError(f"Scheduler with id: {scheduler_id}") from None
+            raise NoSuchSchedulerError(NoSuchSchedulerError.details_prefix + scheduler_id) from None
 
     def remove_scheduler(self, scheduler_id: str) -> LocalScheduler:
         """Forget an open scheduler; :class:`NoSuchSchedulerError` if there is none."""
@@ -128,7 +128,9 @@ class Registry:
         try:
             return self._filesystems[filesystem_id]
         except KeyError:
-            raise NoSuchFileSystemError(f"File system with id: {filesystem_id}") from None
+            raise NoSuchFileSystemError(
+                NoSuchFileSystemError.details_prefix + filesystem_id
+            ) from None
 
     def remove_file_system(self, filesystem_id: str) -> FileSystemRecord:
         """Forget an open file system; :class:`NoSuchFileSystemError` if there is none."""

@@ -38,6 +38,7 @@ class JobRuntime:
         self.closing = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: set[LocalJob] = set()
+        self._queued: set[LocalJob] = set()
         self._orphan_groups: set[int] = set()
 
     def start_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -51,6 +52,14 @@ class JobRuntime:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    def job_queued(self, job: LocalJob) -> None:
+        """``job`` waits in a queue: stopping the server must end it (``KILLED``)."""
+        self._queued.add(job)
+
+    def job_dequeued(self, job: LocalJob) -> None:
+        """``job`` left its queue (to start, or because it was cancelled meanwhile)."""
+        self._queued.discard(job)
 
     def job_started(self, job: LocalJob) -> None:
         """``job`` is being started: from now on stopping the server must kill it."""
@@ -72,8 +81,9 @@ class JobRuntime:
     async def shutdown(self) -> None:
         """Kill every process group this server started, reap the jobs and end all tasks.
 
-        Queued jobs are never started. Groups of finished jobs that still have processes (a
-        batch job's background children) are killed too, unless their id has been reused.
+        Queued jobs are never started: they end ``KILLED`` at once. Groups of finished jobs
+        that still have processes (a batch job's background children) are killed too, unless
+        their id has been reused.
         """
         self.closing = True
         self._kill_all()
@@ -89,6 +99,9 @@ class JobRuntime:
             await asyncio.wait(set(self._tasks))
 
     def _kill_all(self) -> None:
+        for job in list(self._queued):  # never to start: end them, so their waits return
+            job.kill(_SERVER_STOPPING)
+        self._queued.clear()
         groups = set(self._orphan_groups)
         for job in list(self._live):
             if job.done and job.pgid is not None:

@@ -124,6 +124,31 @@ def test_stop_leaves_no_threads_descriptors_or_processes(
     poll_until(lambda: _fds() == fds, what=f"descriptors {fds} (now {_fds()})")
 
 
+def test_stop_ends_queued_jobs_so_their_waits_return() -> None:
+    server = EmbeddedServer().start()
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.SchedulerServiceStub(channel)
+            sched = SchedulerClient(stub, stub.localScheduler(pb.Empty(), timeout=10))
+            sched.sleeper("single")
+            queued = sched.sleeper("single")  # waits behind the first, never to start
+            result: list[pb.JobStatus] = []
+            waiter = threading.Thread(target=lambda: result.append(sched.wait_done(queued)))
+            waiter.start()
+            poll_until(lambda: sched.status(queued).state == "PENDING", what="a pending job")
+            server.stop(grace=30)
+            waiter.join(30)
+    finally:
+        server.stop()
+    # The wait got the job's final status; it was not cut off by the grace period.
+    [status] = result
+    assert (status.state, status.error_type, status.error_message) == (
+        "KILLED",
+        pb.JobStatus.CANCELLED,
+        "local adaptor: Process killed because the server is stopping.",
+    )
+
+
 def test_stop_with_no_grace_cancels_calls(tmp_path: Path) -> None:
     server = EmbeddedServer().start()
     with grpc.insecure_channel(server.address) as channel:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 import rxxenon
 from rxxenon.xenon_grpc import XenonGrpcServer
 from tests.helpers import wait_for
+from tests.xenon_grpc._procs import alive
 from tests.xenon_grpc.conftest import SIX_ADAPTORS
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_connect_starts_a_tls_server_and_stops_it_on_close(java_and_jar: None) -> None:
@@ -30,7 +21,7 @@ def test_connect_starts_a_tls_server_and_stops_it_on_close(java_and_jar: None) -
         assert "XenonGrpcServer" in repr(xenon)
         pid = server.pid
         assert pid is not None
-    assert wait_for(lambda: _gone(pid))
+    assert wait_for(lambda: not alive(pid))
 
 
 def test_connect_uses_a_given_server(java_and_jar: None) -> None:
