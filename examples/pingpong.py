@@ -43,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         replies = job.stdout.pipe(decode(), lines(), ops.share())
         replies.subscribe(lambda reply: print(f"< {reply}", flush=True))
 
-        # Line i goes out once reply i-1 is in; when the words run out, stdin closes.
-        reactivex.zip(reactivex.from_iterable(WORDS), replies.pipe(ops.start_with(""))).pipe(
+        # Line i goes out once reply i-1 is in; when the words run out, stdin closes. The
+        # replies are subscribed to before the "" that sends the first line: the reply can
+        # come back before a later subscription (start_with would subscribe after sending).
+        previous_replies = reactivex.merge(replies, reactivex.of(""))
+        reactivex.zip(reactivex.from_iterable(WORDS), previous_replies).pipe(
             ops.map(line_to_send)
         ).subscribe(job.stdin)
 

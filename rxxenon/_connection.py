@@ -7,15 +7,18 @@ import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import grpc
 import grpc.aio
 
 from rxxenon._adaptors import FileSystemAdaptorDescription, SchedulerAdaptorDescription
+from rxxenon._atexit import stop_at_exit
 from rxxenon._credentials import Credential, credential_fields
+from rxxenon._embedded import InProcessServer, start_in_process
 from rxxenon._errors import UnavailableError, error_from_rpc_error
 from rxxenon._filesystems import FileSystem
+from rxxenon._inprocess import InProcessChannel
 from rxxenon._loop import LoopThread
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
@@ -49,12 +52,21 @@ class _Stubs:
     scheduler: pb_grpc.SchedulerServiceAsyncStub
     filesystem: pb_grpc.FileSystemServiceAsyncStub
 
+    @staticmethod
+    def on(channel: grpc.aio.Channel | InProcessChannel) -> _Stubs:
+        aio_channel = cast(grpc.aio.Channel, channel)  # in-process: the same surface
+        return _Stubs(
+            pb_grpc.SchedulerServiceStub(aio_channel), pb_grpc.FileSystemServiceStub(aio_channel)
+        )
+
 
 class Connection:
     """A connection to one Xenon gRPC server: the entry point of the API.
 
     Made by :func:`connect`. Its calls run on one event-loop thread it owns; observers are
-    called on a small pool of delivery threads (``delivery_threads``). A context manager:
+    called on a small pool of delivery threads (``delivery_threads``). The embedded server
+    that :func:`connect` starts without an address runs on that loop too, and the
+    connection calls it in process, without a gRPC transport in between. A context manager:
     leaving the block closes it (and stops the embedded server if it started one).
 
     Attributes:
@@ -64,7 +76,7 @@ class Connection:
 
     def __init__(
         self,
-        target: str,
+        target: str | None,
         *,
         channel_credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
@@ -72,9 +84,9 @@ class Connection:
         ready_timeout: float | None = 10.0,
         server: ManagedServer | None = None,
     ) -> None:
-        self.target = target
+        self.target = target or "in-process"
         self.server = server
-        self.loop = LoopThread(name=f"rxxenon-loop {target}")
+        self.loop = LoopThread(name=f"rxxenon-loop {self.target}")
         self._executor = ThreadPoolExecutor(
             delivery_threads,
             thread_name_prefix="rxxenon-delivery",
@@ -82,13 +94,33 @@ class Connection:
         )
         self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
         self._closed = False
+        self._in_process: InProcessServer | None = None
+        self._channel: grpc.aio.Channel | InProcessChannel
         try:
-            self._channel, self.stubs = self.loop.run(
-                self._open(target, channel_credentials, (*CHANNEL_OPTIONS, *options), ready_timeout)
-            )
+            if target is None:
+                self._channel, self.stubs = self._start_in_process()
+            else:
+                self._channel, self.stubs = self.loop.run(
+                    self._open(
+                        target, channel_credentials, (*CHANNEL_OPTIONS, *options), ready_timeout
+                    )
+                )
         except BaseException:
+            self._stop_in_process()
             self._shutdown()
             raise
+
+    def _start_in_process(self) -> tuple[InProcessChannel, _Stubs]:
+        """Start the embedded server on this connection's loop and a channel to it."""
+        channel, core = self.loop.run(start_in_process(_max_send_message_length()))
+        self._in_process = self.server = InProcessServer(core, self.loop)
+        self.target = core.address
+        stop_at_exit(self, "close")  # kill its jobs rather than orphan them
+        return channel, _Stubs.on(channel)
+
+    def _stop_in_process(self) -> None:
+        if self._in_process is not None:
+            self._in_process.stop()
 
     @staticmethod
     async def _open(
@@ -108,9 +140,7 @@ class Connection:
             raise UnavailableError(
                 f"no Xenon gRPC server answered at {target} within {ready_timeout} s"
             ) from None
-        return channel, _Stubs(
-            pb_grpc.SchedulerServiceStub(channel), pb_grpc.FileSystemServiceStub(channel)
-        )
+        return channel, _Stubs.on(channel)
 
     def __repr__(self) -> str:
         kind = "server" if self.server is None else type(self.server).__name__
@@ -131,6 +161,7 @@ class Connection:
         self.loop.check_may_block("Connection.close()")
         try:
             self.loop.run(self._channel.close(None), timeout=10)
+            self._stop_in_process()
         finally:
             self._shutdown()
 
@@ -262,6 +293,10 @@ def _mark_delivery_thread() -> None:
     _delivery_thread.marked = True
 
 
+def _max_send_message_length() -> int:
+    return int(dict(CHANNEL_OPTIONS)["grpc.max_send_message_length"])
+
+
 def _map_rpc_error(error: Exception) -> Exception:
     return error_from_rpc_error(error) if isinstance(error, grpc.RpcError) else error
 
@@ -280,7 +315,10 @@ def connect(
     Args:
         address: ``host:port`` of a running server (rxxenon's own, or xenon-grpc). With
             neither ``address`` nor ``xenon_grpc``, rxxenon's embedded server is started in
-            this process on a private loopback port; it stops when the connection closes.
+            this process, on the connection's event loop, and called in process (no gRPC
+            transport in between); it also listens on a private loopback port
+            (``connection.server.address``) for other clients, and stops, killing its
+            jobs, when the connection closes (or the interpreter exits).
         xenon_grpc: start the real xenon-grpc server (Java) and connect to it; it stops when
             the connection closes. True starts ``XenonGrpcServer(tls=True)`` (mutual TLS:
             xenon-grpc listens on every network interface); or pass a configured
@@ -305,24 +343,18 @@ def connect(
         if xenon_grpc is not False:
             raise ValueError("give an address or xenon_grpc, not both")
         return Connection(address, channel_credentials=channel_credentials, **settings)
-    server: ManagedServer
-    if xenon_grpc is not False:
-        from rxxenon.xenon_grpc import XenonGrpcServer
+    if xenon_grpc is False:
+        return Connection(None, **settings)
+    from rxxenon.xenon_grpc import XenonGrpcServer
 
-        java = XenonGrpcServer(tls=True) if xenon_grpc is True else xenon_grpc
-        if not java.running:
-            java.start()
-        server = java
-        settings["options"] = (*java.channel_options(), *options)
-        channel_credentials = java.channel_credentials()
-    else:
-        from rxxenon.server import EmbeddedServer
-
-        server = EmbeddedServer().start()
+    java = XenonGrpcServer(tls=True) if xenon_grpc is True else xenon_grpc
+    if not java.running:
+        java.start()
+    settings["options"] = (*java.channel_options(), *options)
     try:
         return Connection(
-            server.address, channel_credentials=channel_credentials, server=server, **settings
+            java.address, channel_credentials=java.channel_credentials(), server=java, **settings
         )
     except BaseException:
-        server.stop()
+        java.stop()
         raise

@@ -88,7 +88,9 @@ async def _abort(context: grpc.aio.ServicerContext, command: bytes) -> None:
     await context.abort(grpc.StatusCode[code], details)
 
 
-def _handlers(state: ShapesState) -> grpc.GenericRpcHandler:
+def method_handlers(state: ShapesState) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+    """The service's handlers by method name (``Unary``, ``ServerStream``, ...)."""
+
     async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         with _Tracked(state, context):
             if request.startswith(b"fail:"):
@@ -137,15 +139,16 @@ def _handlers(state: ShapesState) -> grpc.GenericRpcHandler:
                 await context.write(request)
                 tracked.wrote()
 
-    return grpc.method_handlers_generic_handler(
-        SERVICE,
-        {
-            "Unary": grpc.unary_unary_rpc_method_handler(unary),
-            "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
-            "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
-            "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
-        },
-    )
+    return {
+        "Unary": grpc.unary_unary_rpc_method_handler(unary),
+        "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream),
+        "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream),
+        "Bidi": grpc.stream_stream_rpc_method_handler(bidi),
+    }
+
+
+def _handlers(state: ShapesState) -> grpc.GenericRpcHandler:
+    return grpc.method_handlers_generic_handler(SERVICE, method_handlers(state))
 
 
 class ShapesServer:

@@ -3,7 +3,8 @@
 * ``xenon_server`` is parametrised with ``embedded`` and ``xenon-grpc`` (see
   ``tests/servers.py``) for every test that uses it, directly or through ``xenon``,
   ``scheduler`` or the raw stubs of ``tests/server/``, unless the test is marked
-  ``embedded_only``. Each server starts once per session.
+  ``embedded_only``; tests of the ``xenon`` connection also run ``in-process``. Each server
+  starts once per session.
 * ``tests/divergences.py`` lists the intended divergences; each runs as a strict xfail against
   the server that differs. An entry naming no test of that server stops the run.
 * The terminal summary ends with one line counting the outcomes per server. With ``CI`` set,
@@ -55,7 +56,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if metafunc.definition.get_closest_marker("embedded_only") is not None:
         return
-    metafunc.parametrize("xenon_server", server_params(), indirect=True, scope="session")
+    in_process = "xenon" in metafunc.fixturenames
+    metafunc.parametrize("xenon_server", server_params(in_process), indirect=True, scope="session")
 
 
 # Fixtures -----------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def summary_line(outcomes: dict[str, Counter[str]]) -> str:
     """``conformance: embedded 412 passed, 0 failed, 0 xfailed, 3 skipped; xenon-grpc ...``."""
     parts = []
-    for server in SERVERS:
+    for server in (server for server in SERVERS if server in outcomes):
         counts = outcomes[server]
         shown = list(ALWAYS_SHOWN) + sorted(set(counts) - set(ALWAYS_SHOWN))
         parts.append(f"{server} " + ", ".join(f"{counts[name]} {name}" for name in shown))

@@ -2,8 +2,9 @@
 
 Tests that state Xenon behaviour take the ``xenon_server`` fixture (directly, or through
 ``xenon``, ``stub``, ``fs_stub``, ...). ``tests/conftest.py`` parametrises it with the ids
-``embedded`` and ``xenon-grpc``; the second is skipped, with the reason, when Java or the jar
-is missing. Each server is started once per session, the first time a test needs it, and
+``embedded`` and ``xenon-grpc``, and tests of the ``xenon`` connection also with
+``in-process`` (``rxxenon.connect()``'s own embedded server, called without gRPC in between);
+``xenon-grpc`` is skipped, with the reason, when Java or the jar is missing. Each server is started once per session, the first time a test needs it, and
 stopped at the end of the session (the Java one with every local job it started).
 
 Tests about the embedded server itself (its lifecycle, ``rxxenon serve``, memory
@@ -34,6 +35,7 @@ from rxxenon.xenon_grpc import (
 
 __all__ = [
     "EMBEDDED",
+    "IN_PROCESS",
     "SERVERS",
     "XENON_GRPC",
     "ServerPool",
@@ -43,9 +45,13 @@ __all__ = [
 ]
 
 EMBEDDED = "embedded"
+#: The embedded server as ``rxxenon.connect()`` starts it: on the connection's own loop,
+#: called through the in-process channel. Only tests of the ``xenon`` connection run on it
+#: (raw gRPC stubs would reach its loopback port, the same server as ``embedded``).
+IN_PROCESS = "in-process"
 XENON_GRPC = "xenon-grpc"
 #: The ids of the servers, as they appear in test ids (``test_x[xenon-grpc]``).
-SERVERS = (EMBEDDED, XENON_GRPC)
+SERVERS = (EMBEDDED, IN_PROCESS, XENON_GRPC)
 
 
 @functools.cache
@@ -59,13 +65,14 @@ def xenon_grpc_missing() -> str | None:
     return None
 
 
-def server_params() -> list[Any]:
-    """The parameters of the ``xenon_server`` fixture: both servers, xenon-grpc skipped
-    (with the reason) when it cannot run."""
+def server_params(in_process: bool = False) -> list[Any]:
+    """The parameters of the ``xenon_server`` fixture: the servers (``in-process`` too if
+    asked), xenon-grpc skipped (with the reason) when it cannot run."""
     missing = xenon_grpc_missing()
     marks = () if missing is None else (pytest.mark.skip(reason=missing),)
     return [
         pytest.param(EMBEDDED, id=EMBEDDED),
+        *([pytest.param(IN_PROCESS, id=IN_PROCESS)] if in_process else []),
         pytest.param(XENON_GRPC, id=XENON_GRPC, marks=marks),
     ]
 
@@ -75,7 +82,7 @@ class ServerUnderTest:
     """A running server of the session, as the tests see it.
 
     Attributes:
-        kind: ``embedded`` or ``xenon-grpc``.
+        kind: ``embedded``, ``in-process`` or ``xenon-grpc``.
         address: ``host:port``, plaintext.
         pid: the process that serves (this one for the in-process embedded server): where
             its open files can be inspected.
@@ -87,8 +94,8 @@ class ServerUnderTest:
 
     @property
     def embedded(self) -> bool:
-        """Whether this is the embedded server."""
-        return self.kind == EMBEDDED
+        """Whether this is the embedded server (reached over gRPC or in process)."""
+        return self.kind in (EMBEDDED, IN_PROCESS)
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.address}"
@@ -111,6 +118,11 @@ class ServerPool:
             if kind == EMBEDDED:
                 embedded = self._stack.enter_context(EmbeddedServer())
                 self._servers[kind] = ServerUnderTest(kind, embedded.address, os.getpid())
+            elif kind == IN_PROCESS:
+                connection = self._stack.enter_context(rxxenon.connect())
+                assert connection.server is not None
+                self._connections[kind] = connection
+                self._servers[kind] = ServerUnderTest(kind, connection.server.address, os.getpid())
             elif kind == XENON_GRPC:
                 missing = xenon_grpc_missing()
                 if missing is not None:
@@ -138,7 +150,8 @@ class ServerPool:
         return self._channels[kind]
 
     def connection(self, kind: str) -> rxxenon.Connection:
-        """An rxxenon connection to the server."""
+        """An rxxenon connection to the server (for ``in-process``: the one that started it)."""
+        self.server(kind)
         if kind not in self._connections:
             connection = rxxenon.connect(self.server(kind).address)
             self._connections[kind] = self._stack.enter_context(connection)

@@ -10,14 +10,15 @@ from ordinary (threaded) code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import threading
-import weakref
 from types import TracebackType
+from typing import cast
 
 import grpc
 
+from rxxenon._atexit import stop_at_exit
+from rxxenon._inprocess import MethodHandlerRegistry
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 from rxxenon.server._child_watcher import install_child_watcher
 from rxxenon.server._registry import Registry
@@ -49,18 +50,30 @@ class ServerCore:
         self.port = port
         self._runtime = JobRuntime(seconds_per_minute)
         self._registry = Registry()
+        self._schedulers = SchedulerServicer(self._registry, self._runtime)
         self._filesystems = FileSystemServicer(self._registry)
         self._server: grpc.aio.Server | None = None
         self._stopped = False
+        #: The services' method handlers by full method name, for an in-process channel
+        #: (:class:`rxxenon._inprocess.InProcessChannel`) on this loop.
+        self.method_handlers = MethodHandlerRegistry()
+        self._add_services(self.method_handlers)
+
+    def _add_services(self, server: grpc.aio.Server | MethodHandlerRegistry) -> None:
+        target = cast(grpc.aio.Server, server)  # the registry has what the generated code uses
+        pb_grpc.add_SchedulerServiceServicer_to_server(self._schedulers, target)
+        pb_grpc.add_FileSystemServiceServicer_to_server(self._filesystems, target)
+
+    @property
+    def address(self) -> str:
+        """``host:port`` (the bound port once started)."""
+        return format_address(self.host, self.port)
 
     async def start(self) -> None:
         """Bind and start serving; :attr:`port` is the bound port afterwards."""
         install_child_watcher()
         server = grpc.aio.server()
-        pb_grpc.add_SchedulerServiceServicer_to_server(
-            SchedulerServicer(self._registry, self._runtime), server
-        )
-        pb_grpc.add_FileSystemServiceServicer_to_server(self._filesystems, server)
+        self._add_services(server)
         address = format_address(self.host, self.port)
         try:
             self.port = server.add_insecure_port(address)
@@ -85,26 +98,6 @@ class ServerCore:
         await asyncio.gather(self._runtime.shutdown(), self._filesystems.shutdown())
         if stopping is not None:
             await stopping
-
-
-def _stop_at_exit(server: EmbeddedServer) -> None:
-    """Stop ``server`` when the interpreter exits, if nobody did.
-
-    The server thread is not a daemon, so the interpreter would wait for it forever at exit;
-    this runs before that wait (the hook ``concurrent.futures`` uses for the same reason).
-    """
-    register = getattr(threading, "_register_atexit", None)
-    if register is None:
-        return
-    ref = weakref.ref(server)
-
-    def stop() -> None:
-        alive = ref()
-        if alive is not None:
-            alive.stop()
-
-    with contextlib.suppress(RuntimeError):  # the interpreter is already shutting down
-        register(stop)
 
 
 class EmbeddedServer:
@@ -168,7 +161,7 @@ class EmbeddedServer:
                 daemon=False,
             )
             self._thread.start()
-            _stop_at_exit(self)
+            stop_at_exit(self)
             ready.wait()
             if failure:
                 self._thread.join()

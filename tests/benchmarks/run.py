@@ -171,6 +171,9 @@ class Run:
                 warm_up = self._warm_up(scenario, params) if server.pid is not None else None
                 record.update(self._client(scenario, params, command, server.pid))
                 record["server_warm_up"] = warm_up
+                if server.kind == "in-process":  # the client process is the server too
+                    record["server_peak_rss_mb"] = record.get("client_peak_rss_mb")
+                    record["server_threads_max"] = record.get("client_threads_max")
                 if server.pid is not None:
                     record["server_nofile"] = open_files_limit(server.pid)
             finally:

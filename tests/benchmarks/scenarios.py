@@ -127,7 +127,9 @@ class Setup:
     Attributes:
         module: the client module in ``tests.benchmarks.clients``.
         client: the client's name in the results.
-        server: ``embedded``, ``java`` or ``none``.
+        server: ``embedded`` (``rxxenon serve``, over gRPC), ``in-process`` (the embedded
+            server that ``rxxenon.connect()`` starts in the client's process), ``java`` or
+            ``none``.
     """
 
     name: str
@@ -139,6 +141,7 @@ class Setup:
 SETUPS: dict[str, Setup] = {
     s.name: s
     for s in (
+        Setup("rxxenon-inprocess", "rxxenon", "rxxenon_client", "in-process"),
         Setup("rxxenon-embedded", "rxxenon", "rxxenon_client", "embedded"),
         Setup("rxxenon-java", "rxxenon", "rxxenon_client", "java"),
         Setup("grpcio-java", "grpcio", "grpcio_client", "java"),
@@ -151,6 +154,7 @@ SETUPS: dict[str, Setup] = {
 
 #: What a run without ``--clients`` runs (pyxenon-embedded only on request).
 DEFAULT_SETUPS = (
+    "rxxenon-inprocess",
     "rxxenon-embedded",
     "rxxenon-java",
     "grpcio-java",

@@ -4,6 +4,8 @@
   SIGTERM (it kills its jobs), then SIGKILL to its process group.
 * ``java``: xenon-grpc 3.0.1 through :class:`rxxenon.xenon_grpc.XenonGrpcServer`, plaintext
   (loopback only is used), stopped with its process group.
+* ``in-process``: no server process: the client's ``rxxenon.connect()`` starts the embedded
+  server in its own process (its address is ``""``).
 * ``none``: no server (the ``pipes`` client).
 """
 
@@ -24,7 +26,7 @@ __all__ = ["SERVER_KINDS", "Server", "ServerUnavailable", "start_server"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SERVER_KINDS = ("embedded", "java", "none")
+SERVER_KINDS = ("embedded", "in-process", "java", "none")
 
 #: How long a server may take to say it listens.
 START_TIMEOUT = 60.0
@@ -45,9 +47,13 @@ class Server(Protocol):
 
 
 class NoServer:
-    kind = "none"
+    """No server process (``none``, ``in-process``)."""
+
     address = ""
     pid: int | None = None
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
     def stop(self) -> None:
         pass
@@ -125,6 +131,6 @@ def start_server(kind: str) -> Server:
         return EmbeddedServer()
     if kind == "java":
         return JavaServer()
-    if kind == "none":
-        return NoServer()
+    if kind in ("none", "in-process"):
+        return NoServer(kind)
     raise ValueError(f"unknown server kind {kind!r}")

@@ -103,8 +103,7 @@ def _limit_target(
     return Verdict(target, f"{_fmt(value)} MB", None, goal, value < limit)
 
 
-def _concurrent_target(results: _Results, jobs: int) -> Verdict:
-    setup = "rxxenon-embedded"
+def _concurrent_target(results: _Results, jobs: int, setup: str) -> Verdict:
     result = results.get("concurrent_interactive", setup)
     target = f"concurrent_interactive: {setup}"
     goal = f"{jobs} jobs, 0 failures, client threads <= {SMALL_THREAD_COUNT}"
@@ -119,11 +118,26 @@ def _concurrent_target(results: _Results, jobs: int) -> Verdict:
     return Verdict(target, measured, None, goal, met)
 
 
+#: The setups the "rxxenon + embedded" targets are judged on: ``rxxenon.connect()`` (the
+#: embedded server in the client's process, as users start it), and over gRPC to
+#: ``rxxenon serve`` in a process of its own.
+EMBEDDED_SETUPS = ("rxxenon-inprocess", "rxxenon-embedded")
+
+
 def evaluate_targets(results: Iterable[Result], concurrent_jobs: int = 1000) -> list[Verdict]:
-    """Every target of the issue, judged on these results."""
+    """Every target of the issue, judged on these results: the "rxxenon + embedded" ones
+    once per setup of :data:`EMBEDDED_SETUPS` that ran, then rxxenon + Java vs grpcio + Java."""
     r = _Results(results)
-    rx, pipes, grpc_java, pyx_java = "rxxenon-embedded", "pipes", "grpcio-java", "pyxenon-java"
-    verdicts = [
+    verdicts = []
+    for rx in EMBEDDED_SETUPS:
+        if any(r.get(scenario, rx) is not None for scenario in SCENARIOS):
+            verdicts += _embedded_targets(r, rx, concurrent_jobs)
+    return verdicts + _adapter_targets(r)
+
+
+def _embedded_targets(r: _Results, rx: str, concurrent_jobs: int) -> list[Verdict]:
+    pipes, grpc_java, pyx_java = "pipes", "grpcio-java", "pyxenon-java"
+    return [
         _ratio_target(r, "pingpong", "median", "ms", rx, pipes, lambda q: q <= 3, "<= 3"),
         _ratio_target(
             r, "stdout_stream", "throughput_mb_s", "MB/s", rx, pyx_java, lambda q: q >= 10, ">= 10"
@@ -144,8 +158,12 @@ def evaluate_targets(results: Iterable[Result], concurrent_jobs: int = 1000) -> 
         ),
         _limit_target(r, "slow_consumer", rx, "client_peak_rss_mb", RSS_LIMIT_MB),
         _limit_target(r, "slow_consumer", rx, "server_peak_rss_mb", RSS_LIMIT_MB),
-        _concurrent_target(r, concurrent_jobs),
+        _concurrent_target(r, concurrent_jobs, rx),
     ]
+
+
+def _adapter_targets(r: _Results) -> list[Verdict]:
+    verdicts = []
     for scenario in SCENARIOS.values():
         unit = scenario.unit
         if scenario.higher_is_better:

@@ -58,6 +58,12 @@ def consume(source: Observable[T], on_next: Callable[[T], Any], timeout: float) 
     done.wait(timeout)
 
 
+def _connect(p: Params) -> rxxenon.Connection:
+    """A connection to the server at ``p.address``; without one, ``rxxenon.connect()``'s
+    own embedded server, in this process."""
+    return rxxenon.connect(p.address or None)
+
+
 def _job(executable: str, *arguments: str, queue: str = "multi") -> rxxenon.JobDescription:
     return rxxenon.JobDescription(
         executable=executable, arguments=list(arguments), queue_name=queue
@@ -68,7 +74,7 @@ def pingpong(p: Params) -> Result:
     """The reply stream paces the requests: each reply's handler sends the next line."""
     total = p.pingpong_warmup + p.pingpong_lines
     times: list[float] = []
-    with rxxenon.connect(p.address) as xenon, xenon.local_scheduler() as scheduler:
+    with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
         job = scheduler.submit_interactive_job(
             _job(p.python, "-u", "-c", UPPER_CASER), timeout=p.timeout
         )
@@ -110,7 +116,7 @@ def _read_stdout(p: Params, slow: SlowConsumer | None) -> Result:
         if slow is not None:
             slow.consume(len(chunk))
 
-    with rxxenon.connect(p.address) as xenon, xenon.local_scheduler() as scheduler:
+    with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
         start = time.perf_counter()
         job = scheduler.submit_interactive_job(
             _job("head", "-c", str(p.stream_bytes), "/dev/zero"), timeout=p.timeout
@@ -130,7 +136,7 @@ def slow_consumer(p: Params) -> Result:
 
 
 def stdin_stream(p: Params) -> Result:
-    with rxxenon.connect(p.address) as xenon, xenon.local_scheduler() as scheduler:
+    with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
         start = time.perf_counter()
         job = scheduler.submit_interactive_job(_job("wc", "-c"), timeout=p.timeout)
         output: list[bytes] = []
@@ -146,7 +152,7 @@ def stdin_stream(p: Params) -> Result:
 
 
 def file_write(p: Params) -> Result:
-    with rxxenon.connect(p.address) as xenon, xenon.create_file_system("file") as fs:
+    with _connect(p) as xenon, xenon.create_file_system("file") as fs:
         start = time.perf_counter()
         fs.write(p.file_path, chunks(p.file_bytes, p.chunk)).run()
         elapsed = time.perf_counter() - start
@@ -161,7 +167,7 @@ def file_read(p: Params) -> Result:
         nonlocal received
         received += len(chunk)
 
-    with rxxenon.connect(p.address) as xenon, xenon.create_file_system("file") as fs:
+    with _connect(p) as xenon, xenon.create_file_system("file") as fs:
         start = time.perf_counter()
         consume(fs.read(p.file_path), on_chunk, p.timeout)
         elapsed = time.perf_counter() - start
@@ -170,7 +176,7 @@ def file_read(p: Params) -> Result:
 
 def batch_rate(p: Params) -> Result:
     description = _job("true")
-    with rxxenon.connect(p.address) as xenon, xenon.local_scheduler() as scheduler:
+    with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
 
         def done_flags(jobs: list[rxxenon.Job]) -> list[bool]:
             return [status.done for status in scheduler.get_job_statuses(jobs)]
@@ -188,7 +194,7 @@ def concurrent_interactive(p: Params) -> Result:
     """All jobs start, each output is subscribed, each gets its lines and end of input."""
     description = _job("cat", queue="unlimited")
     failures = 0
-    with rxxenon.connect(p.address) as xenon, xenon.local_scheduler() as scheduler:
+    with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
         start = time.perf_counter()
         jobs: list[rxxenon.InteractiveJob] = []
         for _ in range(p.concurrent_jobs):
@@ -223,7 +229,7 @@ def concurrent_interactive(p: Params) -> Result:
 
 def unary_latency(p: Params) -> Result:
     times: list[float] = []
-    with rxxenon.connect(p.address) as xenon:
+    with _connect(p) as xenon:
         for i in range(p.unary_warmup + p.unary_calls):
             start = time.perf_counter()
             xenon.get_scheduler_adaptor_names()
