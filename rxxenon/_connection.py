@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -22,7 +20,7 @@ from rxxenon._inprocess import InProcessChannel
 from rxxenon._loop import LoopThread
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
-from rxxenon._rx_grpc import RxGrpc
+from rxxenon._rx_grpc import DeliveryPool, RxGrpc
 from rxxenon._schedulers import Scheduler
 
 if TYPE_CHECKING:
@@ -64,7 +62,12 @@ class Connection:
     """A connection to one Xenon gRPC server: the entry point of the API.
 
     Made by :func:`connect`. Its calls run on one event-loop thread it owns; observers are
-    called on a small pool of delivery threads (``delivery_threads``). The embedded server
+    called on a small pool of delivery threads (``delivery_threads``), one notification at a
+    time per call and in order. With ``delivery_threads=0`` there is no pool: observers are
+    called on the event-loop thread itself, the lowest latency, but then they must not block
+    (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
+    buffer full raises ``StdinBufferFullError``, and a slow observer stalls every call of
+    the connection); move work elsewhere with ``observe_on``. The embedded server
     that :func:`connect` starts without an address runs on that loop too, and the
     connection calls it in process, without a gRPC transport in between. A context manager:
     leaving the block closes it (and stops the embedded server if it started one).
@@ -87,10 +90,12 @@ class Connection:
         self.target = target or "in-process"
         self.server = server
         self.loop = LoopThread(name=f"rxxenon-loop {self.target}")
-        self._executor = ThreadPoolExecutor(
-            delivery_threads,
-            thread_name_prefix="rxxenon-delivery",
-            initializer=_mark_delivery_thread,
+        if delivery_threads < 0:
+            self.loop.close()
+            raise ValueError(f"delivery_threads must be 0 or more, not {delivery_threads}")
+        # No pool at all with delivery_threads=0: observers run on the loop thread.
+        self._executor = (
+            DeliveryPool(delivery_threads, "rxxenon-delivery") if delivery_threads else None
         )
         self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
         self._closed = False
@@ -168,8 +173,9 @@ class Connection:
     def _shutdown(self) -> None:
         self.loop.close()
         # Deliveries still queued (the calls' final notifications) run; a close made from a
-        # delivery thread cannot wait for that thread itself.
-        self._executor.shutdown(wait=not getattr(_delivery_thread, "marked", False))
+        # delivery thread does not wait for that thread itself.
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
         if self.server is not None:
             self.server.stop()
 
@@ -286,13 +292,6 @@ class Connection:
         return [FileSystem(self, fs.id) for fs in response.filesystems]
 
 
-_delivery_thread = threading.local()
-
-
-def _mark_delivery_thread() -> None:
-    _delivery_thread.marked = True
-
-
 def _max_send_message_length() -> int:
     return int(dict(CHANNEL_OPTIONS)["grpc.max_send_message_length"])
 
@@ -326,7 +325,9 @@ def connect(
         channel_credentials: TLS credentials for ``address`` (see
             :func:`rxxenon.xenon_grpc.client_credentials`); None for plaintext.
         options: extra gRPC channel options.
-        delivery_threads: threads that call observers (a slow observer holds one).
+        delivery_threads: threads that call observers (a slow observer holds one). 0 calls
+            them on the connection's event-loop thread instead: lowest latency, but
+            observers must not block there (blocking calls raise ``LoopThreadError``).
         ready_timeout: seconds to wait for the server to answer (None: no limit).
 
     Raises:

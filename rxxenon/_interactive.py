@@ -74,8 +74,9 @@ class InteractiveJob:
     later subscriber of that stream gets :class:`~rxxenon.OutputDiscardedError`.
 
     A slow subscriber slows the job (the embedded server pauses reading its pipe) instead of
-    growing memory. Observers run on the connection's delivery threads, never on its event
-    loop; move work elsewhere with ``observe_on``.
+    growing memory. Observers run on the connection's delivery threads, one notification at
+    a time and in order (on its event-loop thread instead with ``delivery_threads=0``, where
+    they must not block); move work elsewhere with ``observe_on``.
 
     Ending it:
 

@@ -142,21 +142,26 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
         self._on_first_subscriber: Callable[[], None] | None = on_first_subscriber
         self._lock = threading.Lock()
         self._subscribers: list[_Subscriber[object]] = []
+        #: The subscribers of each stream, kept up to date with ``_subscribers``.
+        self._takers: dict[int, tuple[_Subscriber[object], ...]] = {_STDOUT: (), _STDERR: ()}
         self._kept = {_STDOUT: _Kept(keep_limit), _STDERR: _Kept(keep_limit)}
+        self._started = False  # the job id has arrived
         self._ended = threading.Event()
         self._error: Exception | None = None
         self._sequence = 0
 
-    # --- the call side (one delivery thread at a time) --------------------------------------
+    # --- the call side (one notification at a time, on a delivery thread or the loop) -----
 
     def on_next(self, value: pb.SubmitInteractiveJobResponse) -> None:
-        if not self.job_id.done():
+        # The hot path: xenon-grpc sends output in 1 KiB messages.
+        if not self._started:
+            self._started = True
             self.job_id.set_result(value.job.id)
             return
-        if value.stdout:
-            self._dispatch(_STDOUT, Stdout(value.stdout))
-        if value.stderr:
-            self._dispatch(_STDERR, Stderr(value.stderr))
+        if data := value.stdout:
+            self._dispatch(_STDOUT, Stdout(data))
+        if data := value.stderr:
+            self._dispatch(_STDERR, Stderr(data))
 
     def on_error(self, error: Exception) -> None:
         if not self.job_id.done():
@@ -172,7 +177,7 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
 
     def _dispatch(self, stream: int, event: OutputEvent) -> None:
         with self._lock:
-            takers = [s for s in self._subscribers if s.streams & stream]
+            takers = self._takers[stream]
             if not takers:
                 self._sequence += 1
                 self._kept[stream].keep(self._sequence, event)
@@ -188,6 +193,7 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
             self._error = error
             self._ended.set()
             subscribers, self._subscribers = self._subscribers, []
+            self._update_takers()
         for subscriber in subscribers:
             subscriber.end(error)
 
@@ -228,6 +234,7 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
             ended, error = self._ended.is_set(), self._error
             if not ended and not discarded:
                 self._subscribers.append(subscriber)  # type: ignore[arg-type]
+                self._update_takers()
         try:
             if discarded:
                 subscriber.end(
@@ -254,6 +261,12 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
         with self._lock:
             if subscriber in self._subscribers:
                 self._subscribers.remove(subscriber)
+                self._update_takers()
+
+    def _update_takers(self) -> None:
+        """Recompute :attr:`_takers` (with the lock held)."""
+        for stream in (_STDOUT, _STDERR):
+            self._takers[stream] = tuple(s for s in self._subscribers if s.streams & stream)
 
 
 STDOUT = _STDOUT

@@ -3,12 +3,17 @@
 Every call runs on the one event loop a :class:`~rxxenon._loop.LoopThread` owns; Rx meets
 that loop at three edges:
 
-* **Responses** are pulled from the call by a :class:`Pump` task on the loop and handed to a
-  per-call :class:`_Delivery`, which calls the observer on a small shared thread pool, one
-  notification at a time and in order. The delivery queue is short: when the observer is
-  slow, the pump stops reading, gRPC flow control pushes back to the server, and only that
-  call slows down. The loop never runs user code, so one slow subscriber cannot stall the
-  other calls of the connection.
+* **Responses** are read from the call by a :class:`Pump` task on the loop, one ``await
+  call.read()`` per message with no async generator in between, and handed to a per-call
+  :class:`_Delivery`, which calls the observer on a small shared :class:`DeliveryPool`, one
+  notification at a time and in order. Messages are handed over in batches: a pool thread is
+  woken when the loop has nothing else to do (or the call's queue is full), not once per
+  message, so a stream of small messages costs few thread switches. The delivery queue is
+  short: when the observer is slow, the pump stops reading, gRPC flow control pushes back to
+  the server, and only that call slows down. The loop runs no user code, so one slow
+  subscriber cannot stall the other calls of the connection. Without a pool
+  (``delivery_threads=0``) observers are called on the loop itself, before the next message
+  is read: the lowest latency, for observers that never block.
 * **Requests** go through a :class:`RequestBuffer`, a bounded, thread-safe Observer. The
   call's writer task takes from it and awaits each ``write`` (gRPC flow control). A producer
   on another thread waits while the buffer is full; on the loop thread it gets
@@ -17,19 +22,21 @@ that loop at three edges:
 
 One method per call shape (:meth:`RxGrpc.unary`, :meth:`RxGrpc.server_stream`,
 :meth:`RxGrpc.client_stream`, :meth:`RxGrpc.bidi`) returns a cold Observable: each
-subscription is a new call. :meth:`RxGrpc.start` runs any async source hot, with a handle to
-pause, resume and cancel it. :meth:`RxGrpc.call` is the blocking form of a unary call.
+subscription is a new call. :meth:`RxGrpc.start` runs any async source (or such a call) hot,
+with a handle to pause, resume and cancel it. :meth:`RxGrpc.call` is the blocking form of a
+unary call: one hand-off to the loop and one back (see :meth:`LoopThread.wait_for`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import Executor
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import grpc
 import grpc.aio
@@ -42,7 +49,7 @@ from reactivex.scheduler import NewThreadScheduler
 from rxxenon._errors import CancelledError, StdinBufferFullError
 from rxxenon._loop import LoopThread
 
-__all__ = ["MAX_PIECE", "Pump", "RequestBuffer", "RxGrpc", "pieces"]
+__all__ = ["MAX_PIECE", "CallSource", "DeliveryPool", "Pump", "RequestBuffer", "RxGrpc", "pieces"]
 
 log = logging.getLogger(__name__)
 
@@ -68,115 +75,411 @@ def pieces(data: bytes) -> Iterable[bytes]:
     return (bytes(view[i : i + MAX_PIECE]) for i in range(0, len(data), MAX_PIECE))
 
 
-_NEXT: Final = 0
-_ERROR: Final = 1
-_COMPLETED: Final = 2
+class DeliveryPool:
+    """A small pool of threads on which observers are called: a connection's delivery threads.
+
+    Lighter than a ``ThreadPoolExecutor`` (no future per task): :meth:`run` queues a function
+    for the next free thread. Threads start as they are needed, up to ``threads``; when all
+    are busy (slow observers hold them), functions wait in the queue. Threads are named
+    ``<name>_<n>``.
+    """
+
+    def __init__(self, threads: int, name: str) -> None:
+        if threads < 1:
+            raise ValueError(f"a delivery pool needs at least one thread, not {threads}")
+        self._max = threads
+        self._name = name
+        self._queue: queue.SimpleQueue[Callable[[], object] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0  # threads that finished a function and have not been claimed since
+        self._shut_down = False
+
+    def run(self, function: Callable[[], object]) -> None:
+        """Call ``function()`` on a pool thread soon; safe from any thread, never blocks.
+
+        Raises:
+            RuntimeError: the pool has shut down.
+        """
+        with self._lock:
+            if self._shut_down:
+                raise RuntimeError("the delivery pool has shut down")
+            self._queue.put(function)
+            if self._idle:
+                self._idle -= 1
+                return
+            if len(self._threads) >= self._max:
+                return  # every thread is busy: it waits for the first to be free
+            thread = threading.Thread(
+                target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        get, lock = self._queue.get, self._lock
+        while (function := get()) is not None:
+            try:
+                function()
+            except BaseException:
+                log.exception("a delivery failed")
+            with lock:
+                self._idle += 1
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the threads once the functions queued so far have run. Idempotent.
+
+        ``wait``: join them (not the caller's own thread, if it is one of them).
+        """
+        with self._lock:
+            if not self._shut_down:
+                self._shut_down = True
+                for _ in self._threads:
+                    self._queue.put(None)
+            threads = list(self._threads)
+        if wait:
+            current = threading.current_thread()
+            for thread in threads:
+                if thread is not current:
+                    thread.join()
 
 
 class _Delivery(Generic[T]):
-    """Hands one stream's notifications to its observer, serially and in order, on a pool.
+    """Hands one stream's notifications to its observer, serially and in order.
 
-    :meth:`put` runs on the loop and waits while ``capacity`` notifications are queued; the
-    pool thread that drains the queue wakes it again. Terminal notifications never wait.
-    If the observer raises, ``on_failure`` is told (it cancels the call) and the observer
-    receives the exception through ``on_error``; nothing more is delivered.
+    The pump (on the loop) offers each value with :meth:`offer`; how it reaches the observer
+    depends on ``executor``:
+
+    * **An executor** (the delivery pool): values queue up and one pool thread at a time
+      drains them. A drain takes everything queued in one lock round and delivers it as a
+      batch. A drain is started once the loop has nothing else to do (see
+      :meth:`LoopThread.when_idle`) or when the queue is full, so the messages of a fast
+      stream are handed on several at a time, and a lone message at once. At most
+      ``capacity`` values wait in the queue (plus the batch being delivered): when it is full,
+      :meth:`offer` refuses and the pump awaits :meth:`space`, which the drain grants when it
+      takes the next batch. Reading thus pauses while the observer is slow.
+    * **None**: each value is delivered inline, on the loop, before :meth:`offer` returns; the
+      pump reads nothing more meanwhile.
+
+    Terminal notifications never wait. If the observer raises, ``on_failure`` is told (it
+    cancels the call) and the observer receives the exception through ``on_error``; nothing
+    more is delivered.
     """
 
     def __init__(
         self,
         observer: abc.ObserverBase[T],
-        executor: Executor,
+        executor: Executor | DeliveryPool | None,
         loop: LoopThread,
         capacity: int,
         on_failure: Callable[[Exception], None],
     ) -> None:
         self._observer = observer
         self._executor = executor
+        self._run_on_pool: Callable[[Callable[[], None]], object] | None = (
+            None
+            if executor is None
+            else executor.run
+            if isinstance(executor, DeliveryPool)
+            else executor.submit
+        )
         self._loop = loop
         self._capacity = capacity
         self._on_failure = on_failure
         self._lock = threading.Lock()
-        self._queue: deque[tuple[int, Any]] = deque()
-        self._draining = False
-        self._closed = False
+        self._queue: list[T] = []
+        #: The terminal notification once :meth:`finish` was called: ``(error,)``.
+        self._terminal: tuple[Exception | None] | None = None
+        self._draining = False  # a drain is scheduled or running (pool only)
+        self._flush_scheduled = False  # a flush waits for the loop to be idle (pool only)
+        self._closed = False  # no more values are accepted (finished or disposed)
+        self._disposed = False  # nothing more is delivered
         self._putter_waiting = False
-        self._space = asyncio.Event()
+        self._space: asyncio.Future[None] | None = None
 
-    async def put(self, value: T) -> None:
-        """Queue ``value`` (loop thread only), waiting while the queue is full."""
-        while True:
-            with self._lock:
-                if self._closed:
-                    return
-                if len(self._queue) < self._capacity:
-                    self._queue.append((_NEXT, value))
-                    start = not self._draining
-                    self._draining = True
-                    break
+    def offer(self, value: T) -> bool:
+        """Deliver or queue ``value`` (loop thread only); False if the queue is full.
+
+        A refused value is not queued: await :meth:`space`, then offer it again.
+        """
+        if self._executor is None:
+            if not self._closed:
+                self._deliver_next(value)
+            return True
+        with self._lock:
+            if self._closed:
+                return True
+            queue = self._queue
+            if len(queue) >= self._capacity:
                 self._putter_waiting = True
-                self._space.clear()
-            await self._space.wait()
-        if start:
-            self._executor.submit(self._drain)
+                full = True
+            else:
+                queue.append(value)
+                full = False
+                if self._draining or self._flush_scheduled:
+                    return True
+                self._flush_scheduled = True
+        if full:
+            self._flush()  # hand the queue on now: the pump waits for room
+            return False
+        self._loop.when_idle(self._flush)
+        return True
+
+    def _flush(self) -> None:
+        """Start a drain of what is queued, unless one runs (loop thread only)."""
+        with self._lock:
+            self._flush_scheduled = False
+            if self._draining or not self._queue:
+                return
+            self._draining = True
+        self._start_drain()
+
+    def _start_drain(self) -> None:
+        assert self._run_on_pool is not None
+        try:
+            self._run_on_pool(self._drain)
+        except RuntimeError:  # the pool has shut down: the connection is closing
+            log.debug("a delivery was dropped: the delivery pool has shut down")
+
+    def space(self) -> asyncio.Future[None]:
+        """A future that is done once the queue has room again (loop thread only)."""
+        self._space = self._loop.loop.create_future()
+        return self._space
+
+    def _grant_space(self) -> None:
+        space, self._space = self._space, None
+        if space is not None and not space.done():
+            space.set_result(None)
 
     def finish(self, error: Exception | None) -> None:
-        """Queue the terminal notification; safe from any thread, never waits."""
+        """Queue the terminal notification (after the queued values); never waits."""
+        if self._executor is None:
+            if not self._closed:
+                self._closed = True
+                self._deliver_terminal(error)
+            return
         with self._lock:
             if self._closed:
                 return
-            self._queue.append((_ERROR, error) if error is not None else (_COMPLETED, None))
             self._closed = True
+            self._terminal = (error,)
             start = not self._draining
             self._draining = True
         if start:
-            self._executor.submit(self._drain)
+            self._start_drain()
 
     def dispose(self) -> None:
-        """Deliver nothing more; drop what is queued."""
+        """Deliver nothing more; drop what is queued. Safe from any thread."""
         with self._lock:
             self._closed = True
+            self._disposed = True
             self._queue.clear()
+            self._terminal = None
             wake = self._putter_waiting
             self._putter_waiting = False
         if wake:
-            self._loop.call_soon(self._space.set)
+            self._loop.call_soon(self._grant_space)
 
     def _drain(self) -> None:
         while True:
             with self._lock:
-                if not self._queue:
-                    self._draining = False
-                    return
-                kind, value = self._queue.popleft()
-                wake = self._putter_waiting and len(self._queue) < self._capacity
-                if wake:
+                batch = self._queue
+                terminal = None
+                if batch:
+                    self._queue = []
+                    wake = self._putter_waiting
                     self._putter_waiting = False
-            if wake:
-                self._loop.call_soon(self._space.set)
-            try:
-                if kind == _NEXT:
-                    self._observer.on_next(value)
-                elif kind == _ERROR:
-                    self._observer.on_error(value)
                 else:
-                    self._observer.on_completed()
-            except Exception as exc:
-                self._observer_failed(exc, terminal=kind != _NEXT)
+                    wake = False
+                    terminal, self._terminal = self._terminal, None
+                    if terminal is None:
+                        self._draining = False
+                        return
+            if wake:
+                self._loop.call_soon(self._grant_space)
+            if terminal is not None:
+                self._deliver_terminal(terminal[0])
+                return  # _draining stays set: nothing comes after the end
+            on_next = self._observer.on_next
+            for value in batch:
+                if self._disposed:
+                    return
+                try:
+                    on_next(value)
+                except Exception as exc:
+                    self._observer_failed(exc)
+                    return
 
-    def _observer_failed(self, exc: Exception, terminal: bool) -> None:
-        self.dispose()
+    def _deliver_next(self, value: T) -> None:
+        try:
+            self._observer.on_next(value)
+        except Exception as exc:
+            self._observer_failed(exc)
+
+    def _observer_failed(self, exc: Exception) -> None:
+        """``on_next`` raised ``exc``: cancel the call, send ``exc`` to ``on_error``."""
+        self._disposed = self._closed = True
         self._on_failure(exc)
-        if terminal:
-            log.error("an observer raised in on_error/on_completed", exc_info=exc)
-            return
         try:
             self._observer.on_error(exc)
         except Exception:
             log.exception("an observer raised in on_next, then again in on_error")
 
+    def _deliver_terminal(self, error: Exception | None) -> None:
+        if self._disposed:
+            return
+        self._disposed = True
+        try:
+            if error is None:
+                self._observer.on_completed()
+            else:
+                self._observer.on_error(error)
+        except Exception as exc:
+            self._on_failure(exc)
+            log.error("an observer raised in on_error/on_completed", exc_info=exc)
+
+
+class _Stream(Protocol):
+    """One running source, as a :class:`Pump` reads it."""
+
+    @property
+    def read(self) -> Callable[[], Awaitable[Any]]:
+        """Returns the next item, or :data:`_EOF` at the end."""
+
+    @property
+    def convert(self) -> Callable[[Any], Any] | None:
+        """Applied to each item on the loop; items it turns into None are skipped."""
+
+    def failure(self, error: BaseException) -> Exception | None:
+        """The error to report when reading raised ``error`` (None: report it as it is)."""
+
+    async def close(self) -> None:
+        """Release the source (cancel its call); the pump calls it once, at the end."""
+
+
+class _IteratorStream(Generic[T]):
+    """An async iterator as a :class:`_Stream`."""
+
+    convert = None
+
+    def __init__(self, iterator: AsyncIterator[T]) -> None:
+        self._iterator = iterator
+
+    async def read(self) -> Any:
+        try:
+            return await anext(self._iterator)
+        except StopAsyncIteration:
+            return _EOF
+
+    def failure(self, error: BaseException) -> Exception | None:
+        return None
+
+    async def close(self) -> None:
+        aclose = getattr(self._iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class CallSource:
+    """One gRPC call, made anew each time a pump opens it, and read directly.
+
+    Made by the methods of :class:`RxGrpc`: a pump reads such a call without any async
+    generator in between (one ``await call.read()`` per message). ``request`` is the
+    request of a unary-request call; ``buffer`` feeds the requests of a streaming-request
+    call; ``unary_reply`` marks a call with one response; ``convert`` turns each response
+    into what is emitted (None: skipped).
+    """
+
+    def __init__(
+        self,
+        method: Callable[[], Any],
+        *,
+        request: Any = None,
+        buffer: Callable[[], RequestBuffer[Any]] | None = None,
+        unary_reply: bool = False,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._method = method
+        self._request = request
+        self._buffer = buffer
+        self._unary_reply = unary_reply
+        self._convert = convert
+
+    def open(self) -> _CallStream:
+        """Start the call (loop thread only)."""
+        buffer = None if self._buffer is None else self._buffer()
+        call = self._method()() if buffer is not None else self._method()(self._request)
+        return _CallStream(call, buffer, self._unary_reply, self._convert)
+
+
+class _CallStream:
+    """A started call as a :class:`_Stream`: its responses, its requests written alongside."""
+
+    def __init__(
+        self,
+        call: Any,
+        buffer: RequestBuffer[Any] | None,
+        unary_reply: bool,
+        convert: Callable[[Any], Any] | None,
+    ) -> None:
+        self._call = call
+        self._buffer = buffer
+        self.convert = convert
+        self.read: Callable[[], Awaitable[Any]] = self._reply if unary_reply else call.read
+        self._replied = False
+        self._request_error: Exception | None = None
+        self._first_status: _FirstStatus | None = None
+        self._writer: asyncio.Task[None] | None = None
+        if buffer is not None:
+            self._first_status = _FirstStatus(call)
+            self._writer = asyncio.ensure_future(self._write_requests(buffer))
+
+    async def _reply(self) -> Any:
+        if self._replied:
+            return _EOF
+        self._replied = True
+        return await self._call
+
+    async def _write_requests(self, buffer: RequestBuffer[Any]) -> None:
+        call = self._call
+        try:
+            while True:
+                more, request = await buffer.get()
+                if not more:
+                    break
+                await call.write(request)
+            await call.done_writing()
+        except (grpc.RpcError, asyncio.InvalidStateError):
+            pass  # the call has ended; its reader reports how
+        except Exception as exc:  # the request stream failed
+            self._request_error = exc
+            call.cancel()
+        finally:
+            buffer.close()
+
+    def failure(self, error: BaseException) -> Exception | None:
+        # A call cancelled because its requests failed ends with CANCELLED (or, awaited, with
+        # asyncio.CancelledError): report the requests' error instead.
+        if self._request_error is not None:
+            return self._request_error
+        if isinstance(error, grpc.RpcError) and self._first_status is not None:
+            return self._first_status.instead_of(error)
+        return None
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+        self._call.cancel()
+        if self._buffer is not None:
+            self._buffer.close()
+
+
+#: What a pump runs: an async iterator factory, or a gRPC call.
+Source = AsyncSource[T] | CallSource
+
 
 class Pump(Generic[T]):
-    """Runs one async source on the loop and feeds its items to one observer.
+    """Runs one source on the loop and feeds its items to one observer.
 
     Created and started by :meth:`RxGrpc.start`. ``initial_demand`` (None: no limit) is how
     many items are read before the pump waits for :meth:`resume`.
@@ -185,7 +488,7 @@ class Pump(Generic[T]):
     def __init__(
         self,
         bridge: RxGrpc,
-        source: AsyncSource[T],
+        source: Source[T],
         observer: abc.ObserverBase[T],
         initial_demand: int | None,
     ) -> None:
@@ -229,35 +532,48 @@ class Pump(Generic[T]):
             self._task.cancel()
 
     async def _run(self) -> None:
-        iterator = self._source()
+        source = self._source
+        delivery = self._delivery
+        stream: _Stream | None = None
         error: Exception | None = None
         try:
-            while True:
-                if self._demand == 0:
-                    await self._resumed.wait()
-                try:
-                    item = await anext(iterator)
-                except StopAsyncIteration:
-                    break
+            stream = source.open() if isinstance(source, CallSource) else _IteratorStream(source())
+            read, convert = stream.read, stream.convert
+            while True:  # the hot path: keep it lean
                 if self._demand is not None:
-                    self._demand -= 1
-                await self._delivery.put(item)
-        except asyncio.CancelledError:
+                    if self._demand == 0:
+                        await self._resumed.wait()
+                    elif self._demand > 0:
+                        self._demand -= 1
+                item = await read()
+                if item is _EOF:
+                    break
+                if convert is not None and (item := convert(item)) is None:
+                    continue
+                while not delivery.offer(item):
+                    await delivery.space()
+                if self._cancelled:
+                    return  # disposed, or the observer raised
+        except asyncio.CancelledError as cancelled:
             if self._cancelled:
                 return  # disposed: the observer expects nothing more
-            # The channel closed under the call, or the loop is shutting down.
-            self._delivery.finish(CancelledError("the call was cancelled: its connection closed"))
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            return
+            instead = None if stream is None else stream.failure(cancelled)
+            if instead is not None:
+                error = self._bridge.map_error(instead)
+            else:
+                # The channel closed under the call, or the loop is shutting down.
+                delivery.finish(CancelledError("the call was cancelled: its connection closed"))
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                return
         except Exception as exc:
-            error = self._bridge.map_error(exc)
+            instead = None if stream is None else stream.failure(exc)
+            error = self._bridge.map_error(exc if instead is None else instead)
         finally:
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        self._delivery.finish(error)
+            if stream is not None:
+                await stream.close()
+        delivery.finish(error)
 
 
 class RequestBuffer(abc.ObserverBase[T]):
@@ -369,7 +685,9 @@ class RxGrpc:
 
     Args:
         loop: the thread whose event loop runs the calls.
-        executor: the pool on which observers are called.
+        executor: the pool on which observers are called (a :class:`DeliveryPool`, or any
+            ``Executor``); None calls them on the loop thread itself (they must not block
+            there).
         map_error: turns an exception raised by a call into the one observers receive.
         capacity: notifications queued per call before its reading pauses.
     """
@@ -377,7 +695,7 @@ class RxGrpc:
     def __init__(
         self,
         loop: LoopThread,
-        executor: Executor,
+        executor: Executor | DeliveryPool | None,
         map_error: ErrorMapper,
         capacity: int = 8,
     ) -> None:
@@ -410,11 +728,14 @@ class RxGrpc:
     def call(self, method: Callable[[], Any], request: Any, timeout: float | None = None) -> Any:
         """Make a unary call and wait for its response; from any thread but the loop's.
 
-        ``method`` returns the stub's multicallable (it is looked up on the loop).
+        ``method`` returns the stub's multicallable (it is looked up on the loop). ``timeout``
+        is the call's deadline, in seconds (None: none).
 
         Raises:
             LoopThreadError: on the loop thread.
-            XenonError: the translated status of a failed call.
+            XenonError: the translated status of a failed call (the ``grpc.RpcError`` is its
+                ``__cause__``); :class:`~rxxenon.CancelledError` if the connection closes
+                during the call.
         """
         return self.loop.run(self._unary(method, request, timeout), what="A blocking unary call")
 
@@ -428,7 +749,7 @@ class RxGrpc:
 
     def start(
         self,
-        source: AsyncSource[T],
+        source: Source[T],
         observer: abc.ObserverBase[T],
         *,
         initial_demand: int | None = None,
@@ -438,11 +759,12 @@ class RxGrpc:
         pump.start()
         return pump
 
-    def observable(self, source: AsyncSource[T]) -> Observable[T]:
-        """A cold Observable: each subscription runs ``source()`` on the loop.
+    def observable(self, source: Source[T]) -> Observable[T]:
+        """A cold Observable: each subscription runs ``source`` on the loop.
 
         Emits what the source yields, completes when it ends, and sends its exceptions,
-        translated, to ``on_error``. Disposing cancels it.
+        translated, to ``on_error``. Disposing cancels it. Notifications of one subscription
+        are serial and in order, on a delivery thread (on the loop without an executor).
         """
 
         def subscribe(
@@ -457,11 +779,7 @@ class RxGrpc:
 
     def unary(self, method: Callable[[], Any], request: Any) -> Observable[Any]:
         """Unary call: emits the one response, then completes."""
-
-        async def source() -> AsyncIterator[Any]:
-            yield await method()(request)
-
-        return self.observable(source)
+        return self.observable(CallSource(method, request=request, unary_reply=True))
 
     def server_stream(
         self,
@@ -472,21 +790,10 @@ class RxGrpc:
         """Server-streaming call: emits each response, completes with the call.
 
         ``convert``, if given, turns each response into what is emitted, on the loop thread
-        (keep it cheap); responses it turns into None are skipped.
+        (keep it cheap); responses it turns into None are skipped. An exception it raises
+        ends the stream with that error.
         """
-
-        async def source() -> AsyncIterator[Any]:
-            call = method()(request)
-            try:
-                while (message := await call.read()) is not _EOF:
-                    if convert is None:
-                        yield message
-                    elif (converted := convert(message)) is not None:
-                        yield converted
-            finally:
-                call.cancel()
-
-        return self.observable(source)
+        return self.observable(CallSource(method, request=request, convert=convert))
 
     def client_stream(
         self, method: Callable[[], Any], requests: Observable[Any] | RequestBuffer[Any]
@@ -495,11 +802,9 @@ class RxGrpc:
 
         An error in ``requests`` cancels the call and reaches ``on_error`` as it is.
         """
-
-        def source() -> AsyncIterator[Any]:
-            return self._streaming_source(method, self._buffer_for(requests), unary_reply=True)
-
-        return self.observable(source)
+        return self.observable(
+            CallSource(method, buffer=lambda: self._buffer_for(requests), unary_reply=True)
+        )
 
     def bidi(
         self, method: Callable[[], Any], requests: Observable[Any] | RequestBuffer[Any]
@@ -509,17 +814,11 @@ class RxGrpc:
         Completion of ``requests`` half-closes the call; an error in it cancels the call and
         reaches ``on_error`` as it is. Completes when the server ends the call.
         """
+        return self.observable(CallSource(method, buffer=lambda: self._buffer_for(requests)))
 
-        def source() -> AsyncIterator[Any]:
-            return self._streaming_source(method, self._buffer_for(requests), unary_reply=False)
-
-        return self.observable(source)
-
-    def bidi_source(
-        self, method: Callable[[], Any], buffer: RequestBuffer[Any]
-    ) -> AsyncSource[Any]:
-        """The async source of a bidirectional call fed by ``buffer``, for :meth:`start`."""
-        return lambda: self._streaming_source(method, buffer, unary_reply=False)
+    def bidi_source(self, method: Callable[[], Any], buffer: RequestBuffer[Any]) -> CallSource:
+        """A bidirectional call fed by ``buffer``, as a source for :meth:`start`."""
+        return CallSource(method, buffer=lambda: buffer)
 
     def _buffer_for(self, requests: Observable[Any] | RequestBuffer[Any]) -> RequestBuffer[Any]:
         if isinstance(requests, RequestBuffer):
@@ -527,49 +826,6 @@ class RxGrpc:
         buffer: RequestBuffer[Any] = RequestBuffer(self.loop)
         buffer.feed_from(requests)
         return buffer
-
-    async def _streaming_source(
-        self, method: Callable[[], Any], buffer: RequestBuffer[Any], unary_reply: bool
-    ) -> AsyncIterator[Any]:
-        call = method()()
-        request_error: list[Exception] = []
-        first_status = _FirstStatus(call)
-
-        async def write_requests() -> None:
-            try:
-                while True:
-                    more, request = await buffer.get()
-                    if not more:
-                        break
-                    await call.write(request)
-                await call.done_writing()
-            except (grpc.RpcError, asyncio.InvalidStateError):
-                pass  # the call has ended; its reader reports how
-            except Exception as exc:  # the request stream failed
-                request_error.append(exc)
-                call.cancel()
-            finally:
-                buffer.close()
-
-        writer = asyncio.ensure_future(write_requests())
-        try:
-            if unary_reply:
-                yield await call
-            else:
-                while (message := await call.read()) is not _EOF:
-                    yield message
-        except (grpc.RpcError, asyncio.CancelledError) as error:
-            # A call cancelled because its requests failed ends with CANCELLED (or, awaited,
-            # with asyncio.CancelledError): report the requests' error instead.
-            if request_error:
-                raise request_error[0] from None
-            if isinstance(error, grpc.RpcError):
-                raise first_status.instead_of(error) from None
-            raise
-        finally:
-            writer.cancel()
-            call.cancel()
-            buffer.close()
 
 
 class _FirstStatus:

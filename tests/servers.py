@@ -4,8 +4,9 @@ Tests that state Xenon behaviour take the ``xenon_server`` fixture (directly, or
 ``xenon``, ``stub``, ``fs_stub``, ...). ``tests/conftest.py`` parametrises it with the ids
 ``embedded`` and ``xenon-grpc``, and tests of the ``xenon`` connection also with
 ``in-process`` (``rxxenon.connect()``'s own embedded server, called without gRPC in between);
-``xenon-grpc`` is skipped, with the reason, when Java or the jar is missing. Each server is started once per session, the first time a test needs it, and
-stopped at the end of the session (the Java one with every local job it started).
+``xenon-grpc`` is skipped, with the reason, when Java or the jar is missing. Each server is
+started once per session, the first time a test needs it, and stopped at the end of the
+session (the Java one with every local job it started).
 
 Tests about the embedded server itself (its lifecycle, ``rxxenon serve``, memory
 measurements) or about the client's own machinery (threads, the event loop) are marked

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import gc
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +19,7 @@ import reactivex
 from reactivex import operators as ops
 
 from rxxenon import (
+    CancelledError,
     InternalError,
     InvalidArgumentError,
     LoopThreadError,
@@ -23,7 +28,7 @@ from rxxenon import (
 )
 from rxxenon._connection import _map_rpc_error
 from rxxenon._loop import LoopThread
-from rxxenon._rx_grpc import RequestBuffer, RxGrpc
+from rxxenon._rx_grpc import DeliveryPool, RequestBuffer, RxGrpc
 from tests.adapter_service import ShapesServer, ShapesStubs
 from tests.helpers import Collector, wait_for
 
@@ -42,23 +47,43 @@ class Adapter:
     loop: LoopThread
 
 
-@pytest.fixture
-def adapter(shapes: ShapesServer) -> Iterator[Adapter]:
-    loop = LoopThread("adapter-test-loop")
-    executor = ThreadPoolExecutor(4, thread_name_prefix="adapter-test-delivery")
-    rx = RxGrpc(loop, executor, _map_rpc_error)
-
-    async def open_channel() -> tuple[grpc.aio.Channel, ShapesStubs]:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{shapes.port}")
+def open_channel(loop: LoopThread, port: int) -> tuple[grpc.aio.Channel, ShapesStubs]:
+    async def on_loop() -> tuple[grpc.aio.Channel, ShapesStubs]:
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         return channel, ShapesStubs(channel)
 
-    channel, stubs = loop.run(open_channel())
+    return loop.run(on_loop())
+
+
+@contextlib.contextmanager
+def adapter_on(
+    shapes: ShapesServer, pool: DeliveryPool | ThreadPoolExecutor | None
+) -> Iterator[Adapter]:
+    """An adapter to the test service whose observers run on ``pool`` (None: on the loop)."""
+    loop = LoopThread("adapter-test-loop")
+    rx = RxGrpc(loop, pool, _map_rpc_error)
+    channel, stubs = open_channel(loop, shapes.port)
     yield Adapter(rx, stubs, loop)
     assert wait_for(lambda: rx.active_tasks == 0), "calls left running on the client"
     assert wait_for(lambda: shapes.state.snapshot()["active"] == 0), "calls left on the server"
     loop.run(channel.close())
     loop.close()
-    executor.shutdown(wait=True)
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+@pytest.fixture
+def adapter(shapes: ShapesServer) -> Iterator[Adapter]:
+    """Observers on a delivery pool, as a connection has them by default."""
+    with adapter_on(shapes, DeliveryPool(4, "adapter-test-delivery")) as made:
+        yield made
+
+
+@pytest.fixture
+def inline(shapes: ShapesServer) -> Iterator[Adapter]:
+    """Observers on the loop thread itself (``delivery_threads=0``)."""
+    with adapter_on(shapes, None) as made:
+        yield made
 
 
 # --- unary -----------------------------------------------------------------------------------
@@ -386,14 +411,9 @@ def test_synchronous_request_source_does_not_block_the_subscriber(adapter: Adapt
 def test_closing_leaves_no_threads_behind(shapes: ShapesServer) -> None:
     before = set(threading.enumerate())
     loop = LoopThread("leak-check-loop")
-    executor = ThreadPoolExecutor(2, thread_name_prefix="leak-check-delivery")
+    executor = DeliveryPool(2, "leak-check-delivery")
     rx = RxGrpc(loop, executor, _map_rpc_error)
-
-    async def open_channel() -> tuple[grpc.aio.Channel, ShapesStubs]:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{shapes.port}")
-        return channel, ShapesStubs(channel)
-
-    channel, stubs = loop.run(open_channel())
+    channel, stubs = open_channel(loop, shapes.port)
     result = Collector[bytes]()
     rx.server_stream(lambda: stubs.server_stream, b"count:50").subscribe(result)
     result.wait()
@@ -406,3 +426,227 @@ def test_closing_leaves_no_threads_behind(shapes: ShapesServer) -> None:
     assert wait_for(lambda: set(threading.enumerate()) <= before), (
         set(threading.enumerate()) - before
     )
+
+
+@pytest.mark.parametrize("pooled", [True, False], ids=["pool", "inline"])
+def test_a_call_that_cannot_start_fails_on_on_error(
+    pooled: bool, adapter: Adapter, inline: Adapter
+) -> None:
+    made = adapter if pooled else inline
+    problem = KeyError("no such method")
+
+    def method() -> object:
+        raise problem
+
+    result = Collector[bytes]()
+    made.rx.server_stream(method, b"count:3").subscribe(result)
+    assert result.wait().error is problem
+    assert result.items == []
+
+
+def test_any_executor_can_deliver(shapes: ShapesServer) -> None:
+    with adapter_on(shapes, ThreadPoolExecutor(2, thread_name_prefix="plain-executor")) as made:
+        result = Collector[bytes]()
+        made.rx.server_stream(lambda: made.stubs.server_stream, b"count:300").subscribe(result)
+        assert result.wait().items == [str(i).encode() for i in range(300)]
+        assert result.completed
+        assert result.max_concurrent_calls == 1
+        assert all(name.startswith("plain-executor") for name in result.threads)
+
+
+# --- the delivery pool -------------------------------------------------------------------------
+
+
+def test_a_fast_stream_is_delivered_serially_and_in_order(adapter: Adapter) -> None:
+    # Many small messages: the pool gets them in batches, which must not reorder or overlap.
+    result = Collector[bytes]()
+    adapter.rx.server_stream(lambda: adapter.stubs.server_stream, b"count:5000").subscribe(result)
+    assert result.wait().items == [str(i).encode() for i in range(5000)]
+    assert result.completed
+    assert result.max_concurrent_calls == 1
+
+
+def test_delivery_pool_starts_threads_as_needed_and_no_more() -> None:
+    pool = DeliveryPool(2, "pool-test")
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    ran: list[str] = []
+
+    def hold() -> None:
+        ran.append(threading.current_thread().name)
+        started.release()
+        release.wait(10)
+
+    try:
+        pool.run(hold)
+        assert started.acquire(timeout=5)
+        pool.run(hold)  # the first thread is busy: a second one starts
+        assert started.acquire(timeout=5)
+        pool.run(hold)  # both are busy and that is the limit: this one waits
+        assert not started.acquire(timeout=0.2)
+        assert sorted(ran) == ["pool-test_0", "pool-test_1"]
+        release.set()
+        assert started.acquire(timeout=5)  # ... and runs once a thread is free
+    finally:
+        release.set()
+        pool.shutdown(wait=True)
+    assert len(ran) == 3
+    assert not [t for t in threading.enumerate() if t.name.startswith("pool-test")]
+    with pytest.raises(RuntimeError):
+        pool.run(lambda: None)
+
+
+def test_delivery_pool_runs_what_was_queued_before_shutting_down() -> None:
+    pool = DeliveryPool(1, "pool-drain-test")
+    done: list[int] = []
+    for i in range(100):
+        pool.run(functools.partial(done.append, i))
+    pool.shutdown(wait=True)
+    assert done == list(range(100))
+
+
+# --- delivery on the loop thread (delivery_threads=0) ------------------------------------------
+
+
+def test_inline_stream_is_delivered_on_the_loop_in_order(inline: Adapter) -> None:
+    result = Collector[bytes]()
+    inline.rx.server_stream(lambda: inline.stubs.server_stream, b"count:500").subscribe(result)
+    assert result.wait().items == [str(i).encode() for i in range(500)]
+    assert result.completed
+    assert result.max_concurrent_calls == 1
+    assert result.threads == {"adapter-test-loop"}
+
+
+def test_inline_unary_and_errors_are_typed(inline: Adapter) -> None:
+    reply = Collector[bytes]()
+    inline.rx.unary(lambda: inline.stubs.unary, b"hi").subscribe(reply)
+    assert reply.wait().items == [b"hi"]
+    assert reply.completed
+    failed = Collector[bytes]()
+    inline.rx.server_stream(lambda: inline.stubs.server_stream, b"fail-after:2").subscribe(failed)
+    failed.wait()
+    assert failed.items == [b"0", b"1"]
+    assert isinstance(failed.error, InternalError)
+    assert isinstance(failed.error.__cause__, grpc.RpcError)
+
+
+def test_inline_on_next_raising_cancels_the_call_and_reports_the_exception(
+    inline: Adapter, shapes: ShapesServer
+) -> None:
+    cancelled_before = shapes.state.snapshot()["cancelled"]
+    boom = ValueError("subscriber bug")
+
+    def explode(_: bytes) -> None:
+        raise boom
+
+    result = Collector[bytes](on_item=explode)
+    inline.rx.server_stream(lambda: inline.stubs.server_stream, b"forever:10").subscribe(result)
+    result.wait()
+    assert result.error is boom
+    assert len(result.items) == 1
+    assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
+
+
+def test_inline_dispose_mid_stream_cancels_the_call(inline: Adapter, shapes: ShapesServer) -> None:
+    cancelled_before = shapes.state.snapshot()["cancelled"]
+    result = Collector[bytes]()
+    subscription = inline.rx.server_stream(
+        lambda: inline.stubs.server_stream, b"forever:10"
+    ).subscribe(result)
+    assert wait_for(lambda: len(result.items) >= 5)
+    subscription.dispose()
+    assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
+    assert not result.done.is_set()
+
+
+def test_inline_ping_pong_pushes_requests_from_on_next(inline: Adapter) -> None:
+    buffer: RequestBuffer[bytes] = RequestBuffer(inline.loop)
+    rounds = 300
+
+    def reply(message: bytes) -> None:
+        n = int(message)
+        if n + 1 < rounds:
+            buffer.on_next(str(n + 1).encode())  # on the loop thread: never waits
+        else:
+            buffer.on_completed()
+
+    result = Collector[bytes](on_item=reply)
+    inline.rx.bidi(lambda: inline.stubs.bidi, buffer).subscribe(result)
+    buffer.on_next(b"0")
+    assert result.wait().items == [str(i).encode() for i in range(rounds)]
+    assert result.completed
+    assert result.threads == {"adapter-test-loop"}
+
+
+def test_inline_observer_reads_nothing_ahead_and_cannot_block(inline: Adapter) -> None:
+    # The pump reads the next message only after on_next returned: while an observer runs,
+    # nothing of its call is queued anywhere. Blocking calls fail instead of waiting, and a
+    # full request buffer refuses instead of waiting.
+    full: RequestBuffer[bytes] = RequestBuffer(inline.loop, capacity=1)
+    full.on_next(b"fills it")
+    refusals: list[Exception] = []
+
+    def on_item(_: bytes) -> None:
+        for attempt in (
+            lambda: inline.rx.call(lambda: inline.stubs.unary, b"ping"),
+            lambda: full.on_next(b"one too many"),
+        ):
+            try:
+                attempt()
+            except (LoopThreadError, StdinBufferFullError) as exc:
+                refusals.append(exc)
+
+    result = Collector[bytes](on_item=on_item)
+    inline.rx.server_stream(lambda: inline.stubs.server_stream, b"count:3").subscribe(result)
+    assert result.wait().items == [b"0", b"1", b"2"]
+    assert [type(e) for e in refusals] == [LoopThreadError, StdinBufferFullError] * 3
+    full.close()
+
+
+# --- blocking calls and a closing connection ---------------------------------------------------
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (its backlog holds them)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.parametrize("closing", ["channel", "loop"])
+def test_a_blocking_call_fails_typed_when_its_connection_closes(
+    closing: str, unanswered_port: int
+) -> None:
+    loop = LoopThread("closing-test-loop")
+    rx = RxGrpc(loop, None, _map_rpc_error)
+    channel, stubs = open_channel(loop, unanswered_port)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            rx.call(lambda: functools.partial(stubs.unary, wait_for_ready=True), b"x")
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert wait_for(lambda: loop_has_tasks(loop)), "the call did not start"
+    if closing == "channel":
+        loop.run(channel.close())
+    loop.close()
+    caller.join(10)
+    assert not caller.is_alive(), "the blocking call hung"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], CancelledError), repr(outcome[0])
+    with pytest.raises(CancelledError):  # and later calls fail at once
+        rx.call(lambda: stubs.unary, b"x")
+
+
+def loop_has_tasks(loop: LoopThread) -> bool:
+    """Whether something runs on the loop (here: the blocking call's task)."""
+    try:
+        return bool(asyncio.all_tasks(loop.loop))
+    except RuntimeError:  # the set changed while it was read: try again
+        return False

@@ -13,6 +13,7 @@ from rxxenon import JobDescription, LoopThreadError, OutputDiscardedError, Stder
 from rxxenon.operators import decode, lines
 from tests.conftest import python_job
 from tests.helpers import Collector, wait_for
+from tests.servers import ServerUnderTest
 
 UPPER = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)"
 CAT = JobDescription(executable="cat", queue_name="unlimited")
@@ -313,3 +314,48 @@ def test_200_concurrent_interactive_jobs_with_few_threads(scheduler: rxxenon.Sch
         assert job.wait(timeout=30).exit_code == 0
     assert len(delivery_threads() - delivering_before) <= 16
     assert peak_threads < 60, f"{peak_threads} threads for 200 jobs"
+
+
+def test_delivery_on_the_loop_thread_round_trips_a_line_echo(
+    xenon_server: ServerUnderTest,
+) -> None:
+    # delivery_threads=0: observers run on the connection's event-loop thread, and the reply
+    # handler pushes the next line into stdin from there.
+    before = delivery_threads()
+    with (
+        rxxenon.connect(xenon_server.address, delivery_threads=0) as xenon,
+        xenon.local_scheduler() as scheduler,
+    ):
+        job = scheduler.submit_interactive_job(python_job(UPPER), timeout=30)
+        on_loop: list[bool] = []
+        refused: list[Exception] = []
+        words = [f"line {i}" for i in range(100)]
+        remaining = iter(words)
+        replies: list[str] = []
+        finished = threading.Event()
+
+        def send_next() -> None:
+            word = next(remaining, None)
+            if word is None:
+                job.close_stdin()
+            else:
+                job.send(word + "\n")
+
+        def on_reply(reply: str) -> None:
+            on_loop.append(xenon.loop.on_loop_thread())
+            replies.append(reply)
+            if len(replies) == 1:
+                try:
+                    scheduler.get_job_status(job.job)  # blocks: refused on the loop thread
+                except LoopThreadError as exc:
+                    refused.append(exc)
+            send_next()
+
+        job.stdout.pipe(decode(), lines()).subscribe(on_reply, on_completed=finished.set)
+        send_next()
+        assert finished.wait(30), f"ping-pong stalled after {replies}"
+        assert replies == [w.upper() for w in words]
+        assert on_loop == [True] * len(words)
+        assert len(refused) == 1
+        assert job.wait(timeout=30).exit_code == 0
+        assert delivery_threads() == before, "delivery_threads=0 started delivery threads"
