@@ -157,7 +157,9 @@ class Run:
             return {**record, "status": f"cannot run: {command}"}
         workdir = tempfile.mkdtemp(prefix="rxxenon-bench-")
         try:
-            params = params_for(self.quick, workdir=workdir, python=sys.executable)
+            params = params_for(
+                self.quick, workdir=workdir, python=sys.executable, **dict(setup.params)
+            )
             if scenario.name == "file_read":
                 _write_file(params)
             try:
@@ -311,9 +313,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = []
         for name in scenarios:
             scenario = SCENARIOS[name]
-            runs: dict[str, list[dict[str, Any]]] = {setup: [] for setup in setups}
+            chosen = [setup for setup in setups if SETUPS[setup].runs(name)]
+            runs: dict[str, list[dict[str, Any]]] = {setup: [] for setup in chosen}
             for repeat in range(options.repeat):
-                for setup_name in setups:
+                for setup_name in chosen:
                     record = run.run_one(scenario, SETUPS[setup_name])
                     runs[setup_name].append(record)
                     figure = record.get(scenario.metric)
@@ -323,7 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         file=sys.stderr,
                         flush=True,
                     )
-            for setup_name in setups:
+            for setup_name in chosen:
                 result = _ordered(combine(scenario, runs[setup_name]))
                 results.append(result)
                 run.emit(result)

@@ -130,18 +130,35 @@ class Setup:
         server: ``embedded`` (``rxxenon serve``, over gRPC), ``in-process`` (the embedded
             server that ``rxxenon.connect()`` starts in the client's process), ``java`` or
             ``none``.
+        params: scenario parameters this setup changes (``delivery_threads``...).
+        scenarios: the only scenarios it runs (None: all).
     """
 
     name: str
     client: str
     module: str
     server: str
+    params: tuple[tuple[str, object], ...] = ()
+    scenarios: tuple[str, ...] | None = None
+
+    def runs(self, scenario: str) -> bool:
+        """Whether this setup runs ``scenario``."""
+        return self.scenarios is None or scenario in self.scenarios
 
 
 SETUPS: dict[str, Setup] = {
     s.name: s
     for s in (
         Setup("rxxenon-inprocess", "rxxenon", "rxxenon_client", "in-process"),
+        # Observers called on the event loop (connect(delivery_threads=0)): for latency.
+        Setup(
+            "rxxenon-inprocess-onloop",
+            "rxxenon",
+            "rxxenon_client",
+            "in-process",
+            params=(("delivery_threads", 0),),
+            scenarios=("pingpong", "stdout_stream", "unary_latency"),
+        ),
         Setup("rxxenon-embedded", "rxxenon", "rxxenon_client", "embedded"),
         Setup("rxxenon-java", "rxxenon", "rxxenon_client", "java"),
         Setup("grpcio-java", "grpcio", "grpcio_client", "java"),
@@ -155,6 +172,7 @@ SETUPS: dict[str, Setup] = {
 #: What a run without ``--clients`` runs (pyxenon-embedded only on request).
 DEFAULT_SETUPS = (
     "rxxenon-inprocess",
+    "rxxenon-inprocess-onloop",
     "rxxenon-embedded",
     "rxxenon-java",
     "grpcio-java",

@@ -28,6 +28,7 @@ class Verdict:
     ratio: float | None
     goal: str
     met: bool | None  # None: could not be judged (a result is missing or not ok)
+    scenario: str = ""
 
 
 class _Results:
@@ -86,10 +87,11 @@ def _ratio_target(
     b = results.value(scenario, setup_b, field)
     target = f"{scenario} {field}: {setup_a} vs {setup_b}"
     if a is None or b is None or b == 0:
-        return Verdict(target, results.why_missing(scenario, setup_a, setup_b), None, goal, None)
+        why = results.why_missing(scenario, setup_a, setup_b)
+        return Verdict(target, why, None, goal, None, scenario)
     ratio = a / b
     measured = f"{_fmt(a)} vs {_fmt(b)} {unit}"
-    return Verdict(target, measured, ratio, goal, test(ratio))
+    return Verdict(target, measured, ratio, goal, test(ratio), scenario)
 
 
 def _limit_target(
@@ -99,8 +101,8 @@ def _limit_target(
     target = f"{scenario} {field}: {setup}"
     goal = f"< {_fmt(limit)} MB"
     if value is None:
-        return Verdict(target, results.why_missing(scenario, setup), None, goal, None)
-    return Verdict(target, f"{_fmt(value)} MB", None, goal, value < limit)
+        return Verdict(target, results.why_missing(scenario, setup), None, goal, None, scenario)
+    return Verdict(target, f"{_fmt(value)} MB", None, goal, value < limit, scenario)
 
 
 def _concurrent_target(results: _Results, jobs: int, setup: str) -> Verdict:
@@ -109,19 +111,20 @@ def _concurrent_target(results: _Results, jobs: int, setup: str) -> Verdict:
     goal = f"{jobs} jobs, 0 failures, client threads <= {SMALL_THREAD_COUNT}"
     if result is None or result.get("status") != "ok":
         reason = results.why_missing("concurrent_interactive", setup)
-        return Verdict(target, reason, None, goal, None)
+        return Verdict(target, reason, None, goal, None, "concurrent_interactive")
     n, failures = result["n"], result["failures"]
     threads = results.peak("concurrent_interactive", setup, "client_threads_max")
     shown = "-" if threads is None else f"{threads:.0f}"
     measured = f"{n} jobs, {failures} failures, {shown} client threads"
     met = n >= jobs and failures == 0 and threads is not None and threads <= SMALL_THREAD_COUNT
-    return Verdict(target, measured, None, goal, met)
+    return Verdict(target, measured, None, goal, met, "concurrent_interactive")
 
 
 #: The setups the "rxxenon + embedded" targets are judged on: ``rxxenon.connect()`` (the
-#: embedded server in the client's process, as users start it), and over gRPC to
-#: ``rxxenon serve`` in a process of its own.
-EMBEDDED_SETUPS = ("rxxenon-inprocess", "rxxenon-embedded")
+#: embedded server in the client's process, as users start it; with observers on the
+#: delivery pool, and on the event loop), and over gRPC to ``rxxenon serve`` in a process
+#: of its own. A setup is judged on the scenarios it ran.
+EMBEDDED_SETUPS = ("rxxenon-inprocess", "rxxenon-inprocess-onloop", "rxxenon-embedded")
 
 
 def evaluate_targets(results: Iterable[Result], concurrent_jobs: int = 1000) -> list[Verdict]:
@@ -130,8 +133,11 @@ def evaluate_targets(results: Iterable[Result], concurrent_jobs: int = 1000) -> 
     r = _Results(results)
     verdicts = []
     for rx in EMBEDDED_SETUPS:
-        if any(r.get(scenario, rx) is not None for scenario in SCENARIOS):
-            verdicts += _embedded_targets(r, rx, concurrent_jobs)
+        verdicts += [
+            verdict
+            for verdict in _embedded_targets(r, rx, concurrent_jobs)
+            if r.get(verdict.scenario, rx) is not None
+        ]
     return verdicts + _adapter_targets(r)
 
 

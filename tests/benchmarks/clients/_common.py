@@ -89,6 +89,7 @@ class Params:
     unary_calls: int = 1000
     unary_warmup: int = 50
     timeout: float = 120.0  # what one blocking wait inside a scenario may take
+    delivery_threads: int = 16  # rxxenon's connect(delivery_threads=...); 0: on the loop
 
     @property
     def file_path(self) -> str:

@@ -60,8 +60,9 @@ def consume(source: Observable[T], on_next: Callable[[T], Any], timeout: float) 
 
 def _connect(p: Params) -> rxxenon.Connection:
     """A connection to the server at ``p.address``; without one, ``rxxenon.connect()``'s
-    own embedded server, in this process."""
-    return rxxenon.connect(p.address or None)
+    own embedded server, in this process. Observers run on ``p.delivery_threads`` delivery
+    threads (0: on the connection's event loop)."""
+    return rxxenon.connect(p.address or None, delivery_threads=p.delivery_threads)
 
 
 def _job(executable: str, *arguments: str, queue: str = "multi") -> rxxenon.JobDescription:
