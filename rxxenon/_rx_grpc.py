@@ -42,7 +42,6 @@ import grpc
 import grpc.aio
 import reactivex
 from reactivex import Observable, abc
-from reactivex import operators as ops
 from reactivex.disposable import Disposable
 from reactivex.scheduler import NewThreadScheduler
 
@@ -638,11 +637,32 @@ class RequestBuffer(abc.ObserverBase[T]):
         """Subscribe ``source`` into this buffer (through ``observer``) on a thread of its own.
 
         A synchronous source (``from_iterable``) may block while the buffer is full; its
-        thread waits instead of the caller's. The subscription is disposed when the call ends.
+        thread waits instead of the caller's. Returns once ``source`` is subscribed (its
+        ``subscribe`` returned, or it sent its first notification), so that nothing a hot
+        source (a ``Subject``) emits after this returns is lost; on the loop thread it
+        returns at once. The subscription is disposed when the call ends.
         """
-        self._source_subscription = source.pipe(ops.subscribe_on(NewThreadScheduler())).subscribe(
-            observer or self
-        )
+        target = observer or self
+        subscribed = threading.Event()
+
+        def noting(notify: Callable[..., None]) -> Callable[..., None]:
+            def call(*args: Any) -> None:
+                subscribed.set()
+                notify(*args)
+
+            return call
+
+        def subscribe(scheduler: abc.SchedulerBase, state: Any = None) -> abc.DisposableBase:
+            subscription = source.subscribe(
+                noting(target.on_next), noting(target.on_error), noting(target.on_completed)
+            )
+            subscribed.set()
+            return subscription
+
+        # Disposing the scheduled action disposes the subscription it returned.
+        self._source_subscription = NewThreadScheduler().schedule(subscribe)
+        if not self._loop.on_loop_thread():
+            subscribed.wait()
 
     def close(self) -> None:
         """The call has ended: wake waiting producers, drop what is queued and what comes."""
@@ -802,9 +822,7 @@ class RxGrpc:
 
         An error in ``requests`` cancels the call and reaches ``on_error`` as it is.
         """
-        return self.observable(
-            CallSource(method, buffer=lambda: self._buffer_for(requests), unary_reply=True)
-        )
+        return self._streaming(method, requests, unary_reply=True)
 
     def bidi(
         self, method: Callable[[], Any], requests: Observable[Any] | RequestBuffer[Any]
@@ -814,7 +832,32 @@ class RxGrpc:
         Completion of ``requests`` half-closes the call; an error in it cancels the call and
         reaches ``on_error`` as it is. Completes when the server ends the call.
         """
-        return self.observable(CallSource(method, buffer=lambda: self._buffer_for(requests)))
+        return self._streaming(method, requests, unary_reply=False)
+
+    def _streaming(
+        self,
+        method: Callable[[], Any],
+        requests: Observable[Any] | RequestBuffer[Any],
+        unary_reply: bool,
+    ) -> Observable[Any]:
+        """A cold Observable of a streaming-request call. Each subscription subscribes to
+        ``requests`` before it returns (so a hot source loses nothing sent after that), then
+        starts the call; disposing cancels the call and that subscription."""
+
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            buffer = self._buffer_for(requests)
+            source = CallSource(method, buffer=lambda: buffer, unary_reply=unary_reply)
+            pump = self.start(source, observer)
+
+            def dispose() -> None:
+                pump.cancel()
+                buffer.close()
+
+            return Disposable(dispose)
+
+        return reactivex.create(subscribe)
 
     def bidi_source(self, method: Callable[[], Any], buffer: RequestBuffer[Any]) -> CallSource:
         """A bidirectional call fed by ``buffer``, as a source for :meth:`start`."""

@@ -338,3 +338,19 @@ def test_the_schedulers_file_system_is_usable(scheduler: rxxenon.Scheduler) -> N
     fs = scheduler.get_file_system()
     assert fs.get_working_directory() == Path(os.getcwd())
     assert fs.exists(".")
+
+
+def test_a_write_from_a_subject_keeps_what_is_sent_right_after_subscribing(
+    fs: rxxenon.FileSystem, tmp_path: pathlib.Path
+) -> None:
+    # A hot source: whatever it emits once subscribe() has returned is written, however soon.
+    for i in range(20):
+        source: Subject[bytes] = Subject()
+        result = Collector[int]()
+        fs.write(f"hot-{i}.txt", source).subscribe(result)
+        source.on_next(b"first ")
+        source.on_next(b"second")
+        source.on_completed()
+        result.wait()
+        assert result.error is None
+        assert (tmp_path / f"hot-{i}.txt").read_bytes() == b"first second"
