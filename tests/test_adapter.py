@@ -86,6 +86,14 @@ def inline(shapes: ShapesServer) -> Iterator[Adapter]:
         yield made
 
 
+@pytest.fixture(params=["pool", "inline"])
+def each_delivery(request: pytest.FixtureRequest, shapes: ShapesServer) -> Iterator[Adapter]:
+    """Observers on a delivery pool, then on the loop: for what must hold for both."""
+    pool = DeliveryPool(4, "adapter-test-delivery") if request.param == "pool" else None
+    with adapter_on(shapes, pool) as made:
+        yield made
+
+
 # --- unary -----------------------------------------------------------------------------------
 
 
@@ -148,8 +156,9 @@ def test_server_stream_error_mid_stream_follows_the_items(adapter: Adapter) -> N
 
 
 def test_server_stream_dispose_mid_stream_cancels_the_call(
-    adapter: Adapter, shapes: ShapesServer
+    each_delivery: Adapter, shapes: ShapesServer
 ) -> None:
+    adapter = each_delivery
     cancelled_before = shapes.state.snapshot()["cancelled"]
     result = Collector[bytes]()
     subscription = adapter.rx.server_stream(
@@ -187,8 +196,9 @@ def test_a_subscribed_call_survives_garbage_collection(
 
 
 def test_on_next_raising_cancels_the_call_and_reports_the_exception(
-    adapter: Adapter, shapes: ShapesServer
+    each_delivery: Adapter, shapes: ShapesServer
 ) -> None:
+    adapter = each_delivery
     cancelled_before = shapes.state.snapshot()["cancelled"]
     boom = ValueError("subscriber bug")
 
@@ -528,35 +538,6 @@ def test_inline_unary_and_errors_are_typed(inline: Adapter) -> None:
     assert failed.items == [b"0", b"1"]
     assert isinstance(failed.error, InternalError)
     assert isinstance(failed.error.__cause__, grpc.RpcError)
-
-
-def test_inline_on_next_raising_cancels_the_call_and_reports_the_exception(
-    inline: Adapter, shapes: ShapesServer
-) -> None:
-    cancelled_before = shapes.state.snapshot()["cancelled"]
-    boom = ValueError("subscriber bug")
-
-    def explode(_: bytes) -> None:
-        raise boom
-
-    result = Collector[bytes](on_item=explode)
-    inline.rx.server_stream(lambda: inline.stubs.server_stream, b"forever:10").subscribe(result)
-    result.wait()
-    assert result.error is boom
-    assert len(result.items) == 1
-    assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
-
-
-def test_inline_dispose_mid_stream_cancels_the_call(inline: Adapter, shapes: ShapesServer) -> None:
-    cancelled_before = shapes.state.snapshot()["cancelled"]
-    result = Collector[bytes]()
-    subscription = inline.rx.server_stream(
-        lambda: inline.stubs.server_stream, b"forever:10"
-    ).subscribe(result)
-    assert wait_for(lambda: len(result.items) >= 5)
-    subscription.dispose()
-    assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
-    assert not result.done.is_set()
 
 
 def test_inline_ping_pong_pushes_requests_from_on_next(inline: Adapter) -> None:
