@@ -196,8 +196,10 @@ class _ServicerContext:
 class _Call:
     """One call, both sides: the client's call object and the handler's task.
 
-    Implements the parts of ``grpc.aio.UnaryUnaryCall`` and friends that clients use;
-    :class:`InProcessChannel` hands out the shape-specific subclasses.
+    One class for the four call shapes: it has the parts of ``grpc.aio.UnaryUnaryCall``,
+    ``UnaryStreamCall``, ``StreamUnaryCall`` and ``StreamStreamCall`` that clients use
+    (awaiting it, ``read``, ``write``, ``done_writing``, ``cancel``, the status coroutines,
+    done callbacks).
     """
 
     def __init__(
