@@ -45,6 +45,7 @@ __all__ = [
     "raise_nofile_limit",
     "run_batch",
     "stream_result",
+    "time_calls",
 ]
 
 #: One megabyte, as in MB/s and the sizes (200 MB = 200,000,000 bytes); RSS too.
@@ -57,7 +58,6 @@ RESULT_PREFIX = "BENCH-RESULT "
 UPPER_CASER = "import sys\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)"
 
 Result = dict[str, Any]
-Handler = Callable[["Params"], Result]
 
 
 class CannotRun(Exception):
@@ -327,10 +327,25 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def time_calls(p: Params, call: Callable[[], object]) -> Result:
+    """unary_latency: ``p.unary_calls`` timed ``call()``s after ``p.unary_warmup`` untimed."""
+    for _ in range(p.unary_warmup):
+        call()
+    times: list[float] = []
+    for _ in range(p.unary_calls):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return latency_result(times, "us")
+
+
 def main(
-    client: str, handlers: Mapping[str, Handler], argv: Sequence[str] | None = None
+    client: str, scenarios: Mapping[str, object], argv: Sequence[str] | None = None
 ) -> NoReturn:
-    """Run one scenario with ``handlers[scenario]``, print the result line, exit.
+    """Run one scenario, print the result line, exit.
+
+    ``scenarios`` is the client module's ``globals()``: each scenario is the function of
+    its name there (``pingpong(params) -> Result``); a client without one cannot run it.
 
     The process ends with ``os._exit`` once the line is out, so that threads a client
     library left behind (gRPC's request-iterator threads, say) cannot hold it up.
@@ -339,9 +354,9 @@ def main(
     params = Params.from_json(options.params)
     result: Result = {"client_nofile": raise_nofile_limit()}
     started = time.perf_counter()
-    handler = handlers.get(options.scenario)
+    handler = scenarios.get(options.scenario)
     try:
-        if handler is None:
+        if not callable(handler):
             raise CannotRun(f"{client} has no implementation of {options.scenario}")
         result.update(handler(params))
         result["status"] = "ok"

@@ -28,6 +28,7 @@ from tests.benchmarks.clients._common import (
     main,
     run_batch,
     stream_result,
+    time_calls,
     until_none,
 )
 
@@ -224,28 +225,11 @@ def concurrent_interactive(p: Params) -> Result:
 
 def unary_latency(p: Params) -> Result:
     client = Client(p.address)
-    times: list[float] = []
-    for i in range(p.unary_warmup + p.unary_calls):
-        start = time.perf_counter()
-        client.scheduler_stub.getAdaptorNames(pb.Empty())
-        elapsed = time.perf_counter() - start
-        if i >= p.unary_warmup:
-            times.append(elapsed)
-    client.close()
-    return latency_result(times, "us")
+    try:
+        return time_calls(p, lambda: client.scheduler_stub.getAdaptorNames(pb.Empty()))
+    finally:
+        client.close()
 
-
-HANDLERS = {
-    "pingpong": pingpong,
-    "stdout_stream": stdout_stream,
-    "slow_consumer": slow_consumer,
-    "stdin_stream": stdin_stream,
-    "file_write": file_write,
-    "file_read": file_read,
-    "batch_rate": batch_rate,
-    "concurrent_interactive": concurrent_interactive,
-    "unary_latency": unary_latency,
-}
 
 if __name__ == "__main__":
-    main("grpcio", HANDLERS, sys.argv[1:])
+    main("grpcio", globals(), sys.argv[1:])

@@ -165,17 +165,5 @@ def unary_latency(p: Params) -> Result:
     raise CannotRun("there is no server, so no remote call to time")
 
 
-HANDLERS = {
-    "pingpong": pingpong,
-    "stdout_stream": stdout_stream,
-    "slow_consumer": slow_consumer,
-    "stdin_stream": stdin_stream,
-    "file_write": file_write,
-    "file_read": file_read,
-    "batch_rate": batch_rate,
-    "concurrent_interactive": concurrent_interactive,
-    "unary_latency": unary_latency,
-}
-
 if __name__ == "__main__":
-    main("pipes", HANDLERS, sys.argv[1:])
+    main("pipes", globals(), sys.argv[1:])

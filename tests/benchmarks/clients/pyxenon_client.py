@@ -37,6 +37,7 @@ from tests.benchmarks.clients._common import (
     main,
     run_batch,
     stream_result,
+    time_calls,
     until_none,
 )
 
@@ -185,27 +186,8 @@ def concurrent_interactive(p: Params) -> Result:
 
 def unary_latency(p: Params) -> Result:
     connect(p.address)
-    times: list[float] = []
-    for i in range(p.unary_warmup + p.unary_calls):
-        start = time.perf_counter()
-        xenon.Scheduler.get_adaptor_names()
-        elapsed = time.perf_counter() - start
-        if i >= p.unary_warmup:
-            times.append(elapsed)
-    return latency_result(times, "us")
+    return time_calls(p, xenon.Scheduler.get_adaptor_names)
 
-
-HANDLERS = {
-    "pingpong": pingpong,
-    "stdout_stream": stdout_stream,
-    "slow_consumer": slow_consumer,
-    "stdin_stream": stdin_stream,
-    "file_write": file_write,
-    "file_read": file_read,
-    "batch_rate": batch_rate,
-    "concurrent_interactive": concurrent_interactive,
-    "unary_latency": unary_latency,
-}
 
 if __name__ == "__main__":
-    main("pyxenon", HANDLERS, sys.argv[1:])
+    main("pyxenon", globals(), sys.argv[1:])

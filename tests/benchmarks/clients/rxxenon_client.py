@@ -25,6 +25,7 @@ from tests.benchmarks.clients._common import (
     pong_line,
     run_batch,
     stream_result,
+    time_calls,
 )
 
 T = TypeVar("T")
@@ -229,28 +230,9 @@ def concurrent_interactive(p: Params) -> Result:
 
 
 def unary_latency(p: Params) -> Result:
-    times: list[float] = []
     with _connect(p) as xenon:
-        for i in range(p.unary_warmup + p.unary_calls):
-            start = time.perf_counter()
-            xenon.get_scheduler_adaptor_names()
-            elapsed = time.perf_counter() - start
-            if i >= p.unary_warmup:
-                times.append(elapsed)
-    return latency_result(times, "us")
+        return time_calls(p, xenon.get_scheduler_adaptor_names)
 
-
-HANDLERS = {
-    "pingpong": pingpong,
-    "stdout_stream": stdout_stream,
-    "slow_consumer": slow_consumer,
-    "stdin_stream": stdin_stream,
-    "file_write": file_write,
-    "file_read": file_read,
-    "batch_rate": batch_rate,
-    "concurrent_interactive": concurrent_interactive,
-    "unary_latency": unary_latency,
-}
 
 if __name__ == "__main__":
-    main("rxxenon", HANDLERS, sys.argv[1:])
+    main("rxxenon", globals(), sys.argv[1:])
