@@ -30,9 +30,10 @@ __all__ = ["Connection", "connect"]
 
 #: Channel options. The Java server sends a whole file as one message, so the client takes
 #: messages of any size; it sends at most what both servers accept (4 MiB).
+MAX_SEND_MESSAGE_LENGTH = 4 * 1024 * 1024
 CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", -1),
-    ("grpc.max_send_message_length", 4 * 1024 * 1024),
+    ("grpc.max_send_message_length", MAX_SEND_MESSAGE_LENGTH),
 )
 
 
@@ -99,7 +100,6 @@ class Connection:
         )
         self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
         self._closed = False
-        self._in_process: InProcessServer | None = None
         self._channel: grpc.aio.Channel | InProcessChannel
         try:
             if target is None:
@@ -117,15 +117,16 @@ class Connection:
 
     def _start_in_process(self) -> tuple[InProcessChannel, _Stubs]:
         """Start the embedded server on this connection's loop and a channel to it."""
-        channel, core = self.loop.run(start_in_process(_max_send_message_length()))
-        self._in_process = self.server = InProcessServer(core, self.loop)
+        channel, core = self.loop.run(start_in_process(MAX_SEND_MESSAGE_LENGTH))
+        self.server = InProcessServer(core, self.loop)
         self.target = core.address
         stop_at_exit(self, "close")  # kill its jobs rather than orphan them
         return channel, _Stubs.on(channel)
 
     def _stop_in_process(self) -> None:
-        if self._in_process is not None:
-            self._in_process.stop()
+        """Stop the in-process server while the loop it runs on still runs."""
+        if isinstance(self.server, InProcessServer):
+            self.server.stop()
 
     @staticmethod
     async def _open(
@@ -290,10 +291,6 @@ class Connection:
         """Every file system open on the server (from any client)."""
         response = self._fs_call("listFileSystems", pb.Empty())
         return [FileSystem(self, fs.id) for fs in response.filesystems]
-
-
-def _max_send_message_length() -> int:
-    return int(dict(CHANNEL_OPTIONS)["grpc.max_send_message_length"])
 
 
 def _map_rpc_error(error: Exception) -> Exception:

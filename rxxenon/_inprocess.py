@@ -174,11 +174,11 @@ class _ServicerContext:
         return self._call.ended_by_client
 
     def done(self) -> bool:
-        return self._call.is_done()
+        return self._call.done()
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(context)`` when the call ends (at once if it has)."""
-        if self._call.is_done():
+        if self._call.done():
             callback(self)
         else:
             self.done_callbacks.append(callback)
@@ -349,8 +349,6 @@ class _Call:
 
     def done(self) -> bool:
         return self._code is not None
-
-    is_done = done
 
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         if self._code is not None:

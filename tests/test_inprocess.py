@@ -372,21 +372,16 @@ def test_connect_calls_its_own_embedded_server_in_process() -> None:
 def test_the_jobs_of_a_connection_nobody_closed_are_killed_at_exit(tmp_path: Path) -> None:
     script = f"""
 import rxxenon
+from tests.server._support import read_pid
 
 xenon = rxxenon.connect()
 scheduler = xenon.local_scheduler()
 job = scheduler.submit_batch_job(rxxenon.JobDescription(
     executable="sh",
-    arguments=["-c", "echo $$ > pid.tmp && mv pid.tmp pid; exec sleep 60"],
+    arguments=["-c", "echo $$ > pid; exec sleep 60"],
     working_directory={str(tmp_path)!r},
 ))
-scheduler.wait_until_running(job, 20)
-import pathlib, time
-pid = pathlib.Path({str(tmp_path / "pid")!r})
-deadline = time.monotonic() + 20
-while not pid.exists():  # the job has written its pid
-    assert time.monotonic() < deadline, "the job never wrote its pid"
-    time.sleep(0.01)
+read_pid({str(tmp_path / "pid")!r})  # the job runs; the program ends without closing
 """
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, timeout=30, capture_output=True, check=False
