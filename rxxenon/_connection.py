@@ -13,6 +13,7 @@ import grpc.aio
 from rxxenon._adaptors import FileSystemAdaptorDescription, SchedulerAdaptorDescription
 from rxxenon._atexit import stop_at_exit
 from rxxenon._credentials import Credential, credential_fields
+from rxxenon._direct import DirectCalls
 from rxxenon._embedded import InProcessServer, start_in_process
 from rxxenon._errors import UnavailableError, error_from_rpc_error
 from rxxenon._filesystems import FileSystem
@@ -101,14 +102,18 @@ class Connection:
         self.rx = RxGrpc(self.loop, self._executor, _map_rpc_error)
         self._closed = False
         self._channel: grpc.aio.Channel | InProcessChannel
+        #: Blocking unary calls over TCP, on the caller's thread (in process: on the loop).
+        self._direct: DirectCalls | None = None
         try:
             if target is None:
                 self._channel, self.stubs = self._start_in_process()
             else:
+                all_options = (*CHANNEL_OPTIONS, *options)
                 self._channel, self.stubs = self.loop.run(
-                    self._open(
-                        target, channel_credentials, (*CHANNEL_OPTIONS, *options), ready_timeout
-                    )
+                    self._open(target, channel_credentials, all_options, ready_timeout)
+                )
+                self._direct = DirectCalls(
+                    target, channel_credentials, all_options, error_from_rpc_error
                 )
         except BaseException:
             self._stop_in_process()
@@ -166,6 +171,8 @@ class Connection:
         self._closed = True
         self.loop.check_may_block("Connection.close()")
         try:
+            if self._direct is not None:
+                self._direct.close()
             self.loop.run(self._channel.close(None), timeout=10)
             self._stop_in_process()
         finally:
@@ -180,12 +187,29 @@ class Connection:
         if self.server is not None:
             self.server.stop()
 
-    def _call(self, method: str, request: Any, service: str = "scheduler") -> Any:
-        stub = getattr(self.stubs, service)
-        return self.rx.call(lambda: getattr(stub, method), request)
+    def call(self, service: str, method: str, request: Any) -> Any:
+        """Make a unary call and wait for its response; from any thread but the loop's.
+
+        ``service`` is ``"scheduler"`` or ``"filesystem"``, ``method`` the proto's name of
+        the method. Over TCP the call runs on the caller's thread (:class:`DirectCalls`); in
+        process it runs on the loop, next to the server.
+
+        Raises:
+            LoopThreadError: on the loop thread.
+            XenonError: the translated status of a failed call.
+            CancelledError: the connection closed before or during the call.
+        """
+        if self._direct is None:
+            stub = getattr(self.stubs, service)
+            return self.rx.call(lambda: getattr(stub, method), request)
+        self.loop.check_may_block("A blocking unary call")
+        return self._direct.call(service, method, request)
+
+    def _call(self, method: str, request: Any) -> Any:
+        return self.call("scheduler", method, request)
 
     def _fs_call(self, method: str, request: Any) -> Any:
-        return self._call(method, request, "filesystem")
+        return self.call("filesystem", method, request)
 
     # --- SchedulerService calls that need no scheduler --------------------------------------
 

@@ -52,7 +52,7 @@ class ServerObject:
         return lambda: getattr(stubs, name)
 
     def _call(self, name: str, request: Any) -> Any:
-        return self.connection.rx.call(self._method(name), request)
+        return self.connection.call(self._service, name, request)
 
     def get_adaptor_name(self) -> str:
         """The adaptor it was created with (``local``, ``slurm``, ``file``, ``sftp``...)."""

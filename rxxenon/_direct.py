@@ -1,0 +1,96 @@
+"""Blocking unary calls made on the caller's own thread, over a synchronous gRPC channel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+
+from rxxenon._errors import CancelledError
+from rxxenon._proto import xenon_pb2_grpc as pb_grpc
+
+__all__ = ["DirectCalls"]
+
+#: What grpcio's synchronous channel says when it is closed under a call, or before one.
+_CLOSED_DETAILS = "Channel closed!"
+
+
+class DirectCalls:
+    """Blocking unary calls to one server, each on the thread that makes it.
+
+    A connection over TCP makes its blocking calls (every method that returns one value)
+    here rather than on its event loop: the caller's thread waits in gRPC's core itself, as a
+    plain grpcio client does, instead of handing the call to the loop and waiting to be
+    handed the result back (two thread wake-ups, 100 to 250 µs on a 2-core machine). Calls
+    from several threads run side by side. Streams stay on the loop.
+
+    The channel is a second HTTP/2 connection to the server, with the same credentials and
+    options as the connection's own; it connects on the first call. Safe from any thread.
+
+    Args:
+        target: the server's ``host:port``.
+        credentials: TLS credentials, or None for a plaintext channel.
+        options: gRPC channel options.
+        map_error: turns a failed call's ``grpc.RpcError`` into what the caller gets.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        credentials: grpc.ChannelCredentials | None,
+        options: Sequence[tuple[str, Any]],
+        map_error: Callable[[grpc.RpcError], Exception],
+    ) -> None:
+        if credentials is None:
+            self._channel = grpc.insecure_channel(target, options=options)
+        else:
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        self._stubs: dict[str, Any] = {
+            "scheduler": pb_grpc.SchedulerServiceStub(self._channel),
+            "filesystem": pb_grpc.FileSystemServiceStub(self._channel),
+        }
+        self._map_error = map_error
+        self._closed = threading.Event()
+
+    def call(self, service: str, method: str, request: Any, timeout: float | None = None) -> Any:
+        """Call ``service``'s unary ``method`` with ``request``; wait for the response.
+
+        ``service`` is ``"scheduler"`` or ``"filesystem"``; ``method`` is the method's name
+        in the proto (``getJobStatus``); ``timeout`` is the call's deadline in seconds.
+
+        Raises:
+            XenonError: the translated status of a failed call (the ``grpc.RpcError`` is its
+                ``__cause__``).
+            CancelledError: the connection closed before or during the call.
+        """
+        if self._closed.is_set():
+            raise CancelledError("the connection is closed")
+        multicallable = getattr(self._stubs[service], method)
+        try:
+            return multicallable(request, timeout=timeout)
+        except grpc.RpcError as error:
+            if self._closed.is_set() and _closed_under_call(error):
+                raise CancelledError("the call was cancelled: its connection closed") from error
+            raise self._map_error(error) from error
+        except ValueError as error:  # "Cannot invoke RPC on closed channel!"
+            if self._closed.is_set():
+                raise CancelledError("the connection is closed") from error
+            raise
+
+    def close(self) -> None:
+        """Close the channel: calls in progress raise :class:`CancelledError`. Idempotent."""
+        self._closed.set()
+        self._channel.close()
+
+
+def _closed_under_call(error: grpc.RpcError) -> bool:
+    code = getattr(error, "code", None)
+    details = getattr(error, "details", None)
+    return (
+        callable(code)
+        and code() == grpc.StatusCode.CANCELLED
+        and callable(details)
+        and details() == _CLOSED_DETAILS
+    )
