@@ -26,7 +26,7 @@ def test_quick_run_prints_json_lines_and_the_target_table(tmp_path: Path) -> Non
             "--scenarios",
             "pingpong,unary_latency",
             "--clients",
-            "rxxenon-embedded,pipes",
+            "rxxenon-embedded,grpcaio-embedded,pipes",
             "--output",
             str(output),
         ],
@@ -46,8 +46,10 @@ def test_quick_run_prints_json_lines_and_the_target_table(tmp_path: Path) -> Non
     results = [r for r in records if "scenario" in r]
     assert [(r["scenario"], r["setup"]) for r in results] == [
         ("pingpong", "rxxenon-embedded"),
+        ("pingpong", "grpcaio-embedded"),
         ("pingpong", "pipes"),
         ("unary_latency", "rxxenon-embedded"),
+        ("unary_latency", "grpcaio-embedded"),
         ("unary_latency", "pipes"),
     ]
     for result in results:
@@ -55,8 +57,10 @@ def test_quick_run_prints_json_lines_and_the_target_table(tmp_path: Path) -> Non
     by_setup = {(r["scenario"], r["setup"]): r for r in results}
     for key in [
         ("pingpong", "rxxenon-embedded"),
+        ("pingpong", "grpcaio-embedded"),
         ("pingpong", "pipes"),
         ("unary_latency", "rxxenon-embedded"),
+        ("unary_latency", "grpcaio-embedded"),
     ]:
         result = by_setup[key]
         assert result["status"] == "ok", result

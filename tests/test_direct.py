@@ -51,8 +51,7 @@ def test_a_blocking_call_does_not_wait_for_the_event_loop(
 def test_blocking_calls_from_many_threads_at_once(connection: rxxenon.Connection) -> None:
     with connection.local_scheduler() as scheduler:
         jobs = [
-            scheduler.submit_batch_job(rxxenon.JobDescription(executable="true"))
-            for _ in range(8)
+            scheduler.submit_batch_job(rxxenon.JobDescription(executable="true")) for _ in range(8)
         ]
         statuses: dict[str, rxxenon.JobStatus] = {}
         failures: list[BaseException] = []

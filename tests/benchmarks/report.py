@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.scenarios import params_for
-from tests.benchmarks.targets import (
-    evaluate_targets,
-    results_table,
-    summary_table,
-    targets_table,
-)
+from tests.benchmarks.targets import all_tables
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,9 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{key}: {json.dumps(record[key], indent=1)}\n")
     quick = any(r.get("machine", {}).get("quick") for r in records)
     jobs = params_for(quick).concurrent_jobs
-    print(summary_table(results), end="\n\n")
-    print(results_table(results), end="\n\n")
-    print(targets_table(evaluate_targets(results, concurrent_jobs=jobs)))
+    print(all_tables(results, concurrent_jobs=jobs))
     return 0
 
 

@@ -45,12 +45,7 @@ from tests.benchmarks.scenarios import (
     warm_up_params,
 )
 from tests.benchmarks.servers import ServerUnavailable, start_server
-from tests.benchmarks.targets import (
-    evaluate_targets,
-    results_table,
-    summary_table,
-    targets_table,
-)
+from tests.benchmarks.targets import all_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -344,12 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if output is not None:
             output.close()
     print()
-    print(summary_table(results))
-    print()
-    print(results_table(results))
-    print()
-    jobs = params_for(options.quick).concurrent_jobs
-    print(targets_table(evaluate_targets(results, concurrent_jobs=jobs)))
+    print(all_tables(results, concurrent_jobs=params_for(options.quick).concurrent_jobs))
     if options.quick:
         print("\n(--quick: small sizes; the targets are for a full run)")
     print(f"\nran {len(results)} x {options.repeat} measurements in {elapsed:.0f} s")
