@@ -224,25 +224,39 @@ def batch_result(submitted: Sequence[float], done: Sequence[float]) -> Result:
     }
 
 
+#: The state xenon-grpc's ``getJobStatuses`` gives a job it does not know (any more).
+FORGOTTEN_STATE = "UNKNOWN"
+
+
+def done_flag(done: bool, state: str) -> bool | None:
+    """What :func:`run_batch` wants to know of one status: done, not done, or forgotten
+    (None: the server no longer knows the job; see :func:`run_batch`)."""
+    return None if state == FORGOTTEN_STATE else done
+
+
 def run_batch(
     count: int,
     submit: Callable[[], Any],
-    done_flags: Callable[[list[Any]], list[bool]],
+    done_flags: Callable[[list[Any]], list[bool | None]],
     poll_interval: float,
     timeout: float,
 ) -> Result:
     """Submit ``count`` jobs from this thread while another thread polls for their end.
 
     ``submit()`` returns a job handle; ``done_flags(handles)`` says which of them are done
-    (one status call for all). A job's latency runs from the start of its submit to the
-    first poll that sees it done; jobs seen done are not polled again (Xenon servers forget
-    a job once its final status was read).
+    (one status call for all; :func:`done_flag`). A job's latency runs from the start of its
+    submit to the first poll that sees it done; jobs seen done are not polled again (Xenon
+    servers forget a job once its final status was read).
 
     xenon-grpc 3.0.1 sometimes fails a ``getJobStatuses`` made while a job is submitted
     with ``INTERNAL java.util.ConcurrentModificationException``; such a poll is repeated and
-    counted in ``status_poll_retries``.
+    counted in ``status_poll_retries``. The failed poll may already have read, and so made
+    the server forget, some final statuses: the repeat then finds those jobs unknown
+    (``done_flags`` gives None). They are counted as done at that poll, and in
+    ``forgotten_jobs``.
     """
     retries = 0
+    forgotten = 0
     submitted: list[float] = []
     jobs: list[Any] = []
     done_at: dict[int, float] = {}
@@ -251,7 +265,7 @@ def run_batch(
     deadline = time.monotonic() + timeout
 
     def poll() -> None:
-        nonlocal retries
+        nonlocal retries, forgotten
         try:
             while len(done_at) < count and time.monotonic() < deadline:
                 with lock:
@@ -266,7 +280,9 @@ def run_batch(
                         continue
                     now = time.perf_counter()
                     for i, flag in zip(pending, flags, strict=True):
-                        if flag:
+                        if flag is None:
+                            forgotten += 1
+                        if flag is not False:
                             done_at[i] = now
                 time.sleep(poll_interval)
         except BaseException as error:
@@ -284,10 +300,15 @@ def run_batch(
     if failure:
         raise failure[0]
     if len(done_at) < count:
-        raise TimeoutError(f"{count - len(done_at)} of {count} jobs not done after {timeout} s")
+        stuck = [jobs[i] for i in range(len(jobs)) if i not in done_at][:5]
+        raise TimeoutError(
+            f"{count - len(done_at)} of {count} jobs not done after {timeout} s "
+            f"(retried polls: {retries}; first not done: {stuck!r})"
+        )
     return {
         **batch_result(submitted, [done_at[i] for i in range(count)]),
         "status_poll_retries": retries,
+        "forgotten_jobs": forgotten,
     }
 
 

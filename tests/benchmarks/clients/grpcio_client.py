@@ -23,6 +23,7 @@ from tests.benchmarks.clients._common import (
     SlowConsumer,
     chunks,
     concurrent_line,
+    done_flag,
     echo_round_trips,
     latency_result,
     main,
@@ -175,11 +176,11 @@ def batch_rate(p: Params) -> Result:
         )
         return job
 
-    def done_flags(jobs: list[pb.Job]) -> list[bool]:
+    def done_flags(jobs: list[pb.Job]) -> list[bool | None]:
         response = client.scheduler_stub.getJobStatuses(
             pb.GetJobStatusesRequest(scheduler=scheduler, jobs=jobs)
         )
-        return [status.done for status in response.statuses]
+        return [done_flag(status.done, status.state) for status in response.statuses]
 
     result = run_batch(p.batch_jobs, submit, done_flags, p.batch_poll, p.timeout)
     client.close()

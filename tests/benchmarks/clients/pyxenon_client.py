@@ -32,6 +32,7 @@ from tests.benchmarks.clients._common import (
     SlowConsumer,
     chunks,
     concurrent_line,
+    done_flag,
     echo_round_trips,
     latency_result,
     main,
@@ -145,9 +146,9 @@ def batch_rate(p: Params) -> Result:
     def submit() -> Any:
         return scheduler.submit_batch_job(description)
 
-    def done_flags(jobs: list[Any]) -> list[bool]:
+    def done_flags(jobs: list[Any]) -> list[bool | None]:
         statuses = scheduler.get_job_statuses([xenon_pb2.Job(id=job.id) for job in jobs])
-        return [status.done for status in statuses]
+        return [done_flag(status.done, status.state) for status in statuses]
 
     return run_batch(p.batch_jobs, submit, done_flags, p.batch_poll, p.timeout)
 

@@ -19,6 +19,7 @@ from tests.benchmarks.clients._common import (
     SlowConsumer,
     chunks,
     concurrent_line,
+    done_flag,
     latency_result,
     main,
     ping_line,
@@ -180,8 +181,8 @@ def batch_rate(p: Params) -> Result:
     description = _job("true")
     with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
 
-        def done_flags(jobs: list[rxxenon.Job]) -> list[bool]:
-            return [status.done for status in scheduler.get_job_statuses(jobs)]
+        def done_flags(jobs: list[rxxenon.Job]) -> list[bool | None]:
+            return [done_flag(s.done, s.state) for s in scheduler.get_job_statuses(jobs)]
 
         return run_batch(
             p.batch_jobs,
