@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -367,6 +368,17 @@ def test_connect_calls_its_own_embedded_server_in_process() -> None:
             (same,) = [s for s in other.list_schedulers() if s.id == scheduler.id]
             assert job.id in [j.id for j in same.get_jobs()]
         assert scheduler.wait_until_done(job, 30).exit_code == 0
+
+
+def test_connections_that_come_and_go_do_not_pile_up_exit_hooks() -> None:
+    hooks: list[object] = threading._threading_atexits  # type: ignore[attr-defined]
+    with rxxenon.connect():  # the first one may register the hook
+        pass
+    before = len(hooks)
+    for _ in range(3):
+        with rxxenon.connect():
+            pass
+    assert len(hooks) == before
 
 
 def test_the_jobs_of_a_connection_nobody_closed_are_killed_at_exit(tmp_path: Path) -> None:
