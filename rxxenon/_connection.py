@@ -63,8 +63,10 @@ class _Stubs:
 class Connection:
     """A connection to one Xenon gRPC server: the entry point of the API.
 
-    Made by :func:`connect`. Its calls run on one event-loop thread it owns; observers are
-    called on a small pool of delivery threads (``delivery_threads``), one notification at a
+    Made by :func:`connect`. Its streaming calls and Observables run on one event-loop thread
+    it owns; a blocking single-value call over TCP runs on the thread that makes it (over a
+    synchronous channel, :class:`~rxxenon._direct.DirectCalls`). Observers are called on a
+    small pool of delivery threads (``delivery_threads``), one notification at a
     time per call and in order. With ``delivery_threads=0`` there is no pool: observers are
     called on the event-loop thread itself, the lowest latency, but then they must not block
     (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
@@ -168,8 +170,8 @@ class Connection:
         server if this connection started it. Idempotent."""
         if self._closed:
             return
+        self.loop.check_may_block("Connection.close()")  # refused: the connection stays open
         self._closed = True
-        self.loop.check_may_block("Connection.close()")
         try:
             if self._direct is not None:
                 self._direct.close()

@@ -224,14 +224,12 @@ def batch_result(submitted: Sequence[float], done: Sequence[float]) -> Result:
     }
 
 
-#: The state xenon-grpc's ``getJobStatuses`` gives a job it does not know (any more).
-FORGOTTEN_STATE = "UNKNOWN"
-
-
-def done_flag(done: bool, state: str) -> bool | None:
+def done_flag(done: bool, state: str, error_type: str) -> bool | None:
     """What :func:`run_batch` wants to know of one status: done, not done, or forgotten
-    (None: the server no longer knows the job; see :func:`run_batch`)."""
-    return None if state == FORGOTTEN_STATE else done
+    (None: the server no longer knows the job, the ``UNKNOWN`` / ``NOT_FOUND`` entry that
+    ``getJobStatuses`` gives an unknown id; see :func:`run_batch`). ``error_type`` is the
+    name of the status's error type."""
+    return None if state == "UNKNOWN" and error_type == "NOT_FOUND" else done
 
 
 def run_batch(

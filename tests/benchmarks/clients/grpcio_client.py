@@ -180,7 +180,10 @@ def batch_rate(p: Params) -> Result:
         response = client.scheduler_stub.getJobStatuses(
             pb.GetJobStatusesRequest(scheduler=scheduler, jobs=jobs)
         )
-        return [done_flag(status.done, status.state) for status in response.statuses]
+        return [
+            done_flag(s.done, s.state, pb.JobStatus.ErrorType.Name(s.error_type))
+            for s in response.statuses
+        ]
 
     result = run_batch(p.batch_jobs, submit, done_flags, p.batch_poll, p.timeout)
     client.close()

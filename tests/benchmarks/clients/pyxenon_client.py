@@ -148,7 +148,7 @@ def batch_rate(p: Params) -> Result:
 
     def done_flags(jobs: list[Any]) -> list[bool | None]:
         statuses = scheduler.get_job_statuses([xenon_pb2.Job(id=job.id) for job in jobs])
-        return [done_flag(status.done, status.state) for status in statuses]
+        return [done_flag(s.done, s.state, s.error_type.name) for s in statuses]
 
     return run_batch(p.batch_jobs, submit, done_flags, p.batch_poll, p.timeout)
 

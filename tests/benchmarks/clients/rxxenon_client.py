@@ -182,7 +182,8 @@ def batch_rate(p: Params) -> Result:
     with _connect(p) as xenon, xenon.local_scheduler() as scheduler:
 
         def done_flags(jobs: list[rxxenon.Job]) -> list[bool | None]:
-            return [done_flag(s.done, s.state) for s in scheduler.get_job_statuses(jobs)]
+            statuses = scheduler.get_job_statuses(jobs)
+            return [done_flag(s.done, s.state, s.error_type.name) for s in statuses]
 
         return run_batch(
             p.batch_jobs,
