@@ -29,8 +29,8 @@ class DirectCalls:
     The channel has the same target, credentials and options as the connection's own and
     opens a second HTTP/2 connection to the server on its first call (gRPC's core shares it
     with the synchronous channels of other connections in this process to the same target
-    and options). Safe from any thread. A signal such as Ctrl-C
-    reaches a thread blocked in a call within grpc's polling period (a fraction of a second).
+    and options). Safe from any thread. A signal such as Ctrl-C reaches a thread blocked in a
+    call within grpc's polling period (a fraction of a second).
 
     Args:
         target: the server's ``host:port``.
