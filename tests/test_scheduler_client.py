@@ -186,6 +186,29 @@ def test_closing_the_connection_ends_open_streams() -> None:
     assert isinstance(out.error, rxxenon.CancelledError)
 
 
+@pytest.mark.embedded_only  # the client's own event loop
+def test_a_close_refused_on_the_event_loop_leaves_the_connection_to_close_later() -> None:
+    connection = rxxenon.connect()
+    outcome: list[BaseException] = []
+    tried = threading.Event()
+
+    def close_on_the_loop() -> None:
+        try:
+            connection.close()
+        except BaseException as exc:
+            outcome.append(exc)
+        tried.set()
+
+    connection.loop.call_soon(close_on_the_loop)
+    assert tried.wait(10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], rxxenon.LoopThreadError)
+    assert connection.get_scheduler_adaptor_names() == ["local"]  # still open
+    loop_thread = connection.loop._thread
+    connection.close()
+    assert not loop_thread.is_alive()
+
+
 @pytest.mark.embedded_only  # the client's delivery threads
 def test_closing_the_connection_from_a_subscriber_does_not_deadlock() -> None:
     connection = rxxenon.connect()
