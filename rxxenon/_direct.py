@@ -13,9 +13,6 @@ from rxxenon._proto import xenon_pb2_grpc as pb_grpc
 
 __all__ = ["DirectCalls"]
 
-#: What grpcio's synchronous channel says when it is closed under a call, or before one.
-_CLOSED_DETAILS = "Channel closed!"
-
 
 class DirectCalls:
     """Blocking unary calls to one server, each on the thread that makes it.
@@ -57,11 +54,11 @@ class DirectCalls:
         self._map_error = map_error
         self._closed = threading.Event()
 
-    def call(self, service: str, method: str, request: Any, timeout: float | None = None) -> Any:
+    def call(self, service: str, method: str, request: Any) -> Any:
         """Call ``service``'s unary ``method`` with ``request``; wait for the response.
 
         ``service`` is ``"scheduler"`` or ``"filesystem"``; ``method`` is the method's name
-        in the proto (``getJobStatus``); ``timeout`` is the call's deadline in seconds.
+        in the proto (``getJobStatus``).
 
         Raises:
             XenonError: the translated status of a failed call (the ``grpc.RpcError`` is its
@@ -72,9 +69,9 @@ class DirectCalls:
             raise CancelledError("the connection is closed")
         multicallable = getattr(self._stubs[service], method)
         try:
-            return multicallable(request, timeout=timeout)
+            return multicallable(request)
         except grpc.RpcError as error:
-            if self._closed.is_set() and _closed_under_call(error):
+            if self._closed.is_set():  # whatever the status says, the close ended the call
                 raise CancelledError("the call was cancelled: its connection closed") from error
             raise self._map_error(error) from error
         except ValueError as error:  # "Cannot invoke RPC on closed channel!"
@@ -86,14 +83,3 @@ class DirectCalls:
         """Close the channel: calls in progress raise :class:`CancelledError`. Idempotent."""
         self._closed.set()
         self._channel.close()
-
-
-def _closed_under_call(error: grpc.RpcError) -> bool:
-    code = getattr(error, "code", None)
-    details = getattr(error, "details", None)
-    return (
-        callable(code)
-        and code() == grpc.StatusCode.CANCELLED
-        and callable(details)
-        and details() == _CLOSED_DETAILS
-    )

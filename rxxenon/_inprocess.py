@@ -521,6 +521,23 @@ class _MultiCallable:
         return call
 
 
+def _factory(streaming_request: bool) -> Callable[..., _MultiCallable]:
+    """One of the channel's multicallable factories (``unary_unary`` and the like)."""
+
+    def make(
+        channel: InProcessChannel,
+        method: str,
+        request_serializer: Serializer = None,
+        response_deserializer: Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> _MultiCallable:
+        return _MultiCallable(
+            channel, method, request_serializer, response_deserializer, streaming_request
+        )
+
+    return make
+
+
 class InProcessChannel:
     """A ``grpc.aio.Channel`` look-alike whose calls run ``handlers`` on the current loop.
 
@@ -556,52 +573,11 @@ class InProcessChannel:
         """Calls not ended yet (for leak checks)."""
         return len(self._calls)
 
-    def _multicallable(
-        self,
-        method: str,
-        request_serializer: Serializer,
-        response_deserializer: Deserializer,
-        streaming_request: bool,
-    ) -> _MultiCallable:
-        return _MultiCallable(
-            self, method, request_serializer, response_deserializer, streaming_request
-        )
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _MultiCallable:
-        return self._multicallable(method, request_serializer, response_deserializer, False)
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _MultiCallable:
-        return self._multicallable(method, request_serializer, response_deserializer, False)
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _MultiCallable:
-        return self._multicallable(method, request_serializer, response_deserializer, True)
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: Serializer = None,
-        response_deserializer: Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _MultiCallable:
-        return self._multicallable(method, request_serializer, response_deserializer, True)
+    # grpc.aio.Channel's four factories; the request's shape is all that tells them apart.
+    unary_unary = _factory(streaming_request=False)
+    unary_stream = _factory(streaming_request=False)
+    stream_unary = _factory(streaming_request=True)
+    stream_stream = _factory(streaming_request=True)
 
     async def channel_ready(self) -> None:
         """Ready at once: there is nothing to connect."""

@@ -278,14 +278,15 @@ def test_bidi_requests_pushed_before_the_call_starts_are_sent(adapter: Adapter) 
     assert result.completed
 
 
-def test_bidi_ping_pong_from_the_subscriber(adapter: Adapter) -> None:
+def bidi_ping_pong(adapter: Adapter, rounds: int) -> Collector[bytes]:
+    """Echo ``0 .. rounds-1`` over a bidi call, each request sent from the previous reply's
+    ``on_next``; the collected replies, checked in order and completed."""
     buffer: RequestBuffer[bytes] = RequestBuffer(adapter.loop)
-    rounds = 200
 
     def reply(message: bytes) -> None:
         n = int(message)
         if n + 1 < rounds:
-            buffer.on_next(str(n + 1).encode())
+            buffer.on_next(str(n + 1).encode())  # on the loop thread too: never waits
         else:
             buffer.on_completed()
 
@@ -294,6 +295,11 @@ def test_bidi_ping_pong_from_the_subscriber(adapter: Adapter) -> None:
     buffer.on_next(b"0")
     assert result.wait().items == [str(i).encode() for i in range(rounds)]
     assert result.completed
+    return result
+
+
+def test_bidi_ping_pong_from_the_subscriber(adapter: Adapter) -> None:
+    bidi_ping_pong(adapter, 200)
 
 
 def test_bidi_server_error_mid_stream_is_typed(adapter: Adapter) -> None:
@@ -541,22 +547,7 @@ def test_inline_unary_and_errors_are_typed(inline: Adapter) -> None:
 
 
 def test_inline_ping_pong_pushes_requests_from_on_next(inline: Adapter) -> None:
-    buffer: RequestBuffer[bytes] = RequestBuffer(inline.loop)
-    rounds = 300
-
-    def reply(message: bytes) -> None:
-        n = int(message)
-        if n + 1 < rounds:
-            buffer.on_next(str(n + 1).encode())  # on the loop thread: never waits
-        else:
-            buffer.on_completed()
-
-    result = Collector[bytes](on_item=reply)
-    inline.rx.bidi(lambda: inline.stubs.bidi, buffer).subscribe(result)
-    buffer.on_next(b"0")
-    assert result.wait().items == [str(i).encode() for i in range(rounds)]
-    assert result.completed
-    assert result.threads == {"adapter-test-loop"}
+    assert bidi_ping_pong(inline, 300).threads == {"adapter-test-loop"}
 
 
 def test_inline_observer_reads_nothing_ahead_and_cannot_block(inline: Adapter) -> None:

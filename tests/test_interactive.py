@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 import reactivex
@@ -24,8 +25,13 @@ def delivery_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("rxxenon-delivery")}
 
 
-def ping_pong(job: rxxenon.InteractiveJob, words: list[str]) -> list[str]:
-    """Send each word after the previous reply; return the replies."""
+def ping_pong(
+    job: rxxenon.InteractiveJob,
+    words: list[str],
+    on_reply: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Send each word after the previous reply; return the replies. ``on_reply`` sees each
+    reply first, in the reply handler (before the next word is sent)."""
     replies: list[str] = []
     finished = threading.Event()
     remaining = iter(words)
@@ -37,11 +43,13 @@ def ping_pong(job: rxxenon.InteractiveJob, words: list[str]) -> list[str]:
         else:
             job.send(word + "\n")
 
-    def on_reply(reply: str) -> None:
+    def handle(reply: str) -> None:
+        if on_reply is not None:
+            on_reply(reply)
         replies.append(reply)
         send_next()
 
-    job.stdout.pipe(decode(), lines()).subscribe(on_reply, on_completed=finished.set)
+    job.stdout.pipe(decode(), lines()).subscribe(handle, on_completed=finished.set)
     send_next()
     assert finished.wait(30), f"ping-pong stalled after {replies}"
     return replies
@@ -330,31 +338,16 @@ def test_delivery_on_the_loop_thread_round_trips_a_line_echo(
         on_loop: list[bool] = []
         refused: list[Exception] = []
         words = [f"line {i}" for i in range(100)]
-        remaining = iter(words)
-        replies: list[str] = []
-        finished = threading.Event()
 
-        def send_next() -> None:
-            word = next(remaining, None)
-            if word is None:
-                job.close_stdin()
-            else:
-                job.send(word + "\n")
-
-        def on_reply(reply: str) -> None:
+        def on_reply(_: str) -> None:
             on_loop.append(xenon.loop.on_loop_thread())
-            replies.append(reply)
-            if len(replies) == 1:
+            if len(on_loop) == 1:
                 try:
                     scheduler.get_job_status(job.job)  # blocks: refused on the loop thread
                 except LoopThreadError as exc:
                     refused.append(exc)
-            send_next()
 
-        job.stdout.pipe(decode(), lines()).subscribe(on_reply, on_completed=finished.set)
-        send_next()
-        assert finished.wait(30), f"ping-pong stalled after {replies}"
-        assert replies == [w.upper() for w in words]
+        assert ping_pong(job, words, on_reply) == [w.upper() for w in words]
         assert on_loop == [True] * len(words)
         assert len(refused) == 1
         assert job.wait(timeout=30).exit_code == 0
