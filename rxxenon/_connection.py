@@ -93,7 +93,7 @@ class Connection:
     ) -> None:
         self.target = target or "in-process"
         self.server = server
-        self.loop = LoopThread(name=f"rxxenon-loop {self.target}")
+        self.loop = LoopThread(name=f"rxxenon-loop {self.target}", stand_in=delivery_threads > 0)
         if delivery_threads < 0:
             self.loop.close()
             raise ValueError(f"delivery_threads must be 0 or more, not {delivery_threads}")

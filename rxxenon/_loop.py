@@ -8,8 +8,10 @@ import contextlib
 import logging
 import selectors
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rxxenon._errors import CancelledError, DeadlineExceededError, LoopThreadError
 
@@ -69,6 +71,8 @@ class _IdleSelector(selectors.DefaultSelector):
     def __init__(self) -> None:
         super().__init__()
         self.idle_callbacks: list[Callable[[], object]] = []
+        #: Set by an idle callback that stopped the loop: this select must not wait.
+        self.wake_now = False
         self._iterations = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
@@ -82,6 +86,9 @@ class _IdleSelector(selectors.DefaultSelector):
                 if ready:  # so is I/O
                     return ready
             self._run_idle_callbacks()
+            if self.wake_now:
+                self.wake_now = False
+                timeout = 0
         return super().select(timeout)
 
     def _run_idle_callbacks(self) -> None:
@@ -94,41 +101,247 @@ class _IdleSelector(selectors.DefaultSelector):
                 log.exception("an idle callback of the event loop failed")
 
 
+#: An observer called between two loop iterations that runs longer than this (seconds) is
+#: slow: the stand-in thread takes the loop over, and later deliveries of that call go to the
+#: delivery pool. Also how often the stand-in looks.
+SLOW_DELIVERY: Final = 0.001
+
+#: The stand-in goes to sleep once this many of its looks found no delivery started.
+_IDLE_LOOKS: Final = 50
+
+
+class Relayed(Protocol):
+    """Deliveries that :meth:`LoopThread.relay` runs on the loop's own thread."""
+
+    def relay_deliver(self) -> None:
+        """Deliver what is queued (between two loop iterations, the loop stopped)."""
+
+    def relay_elsewhere(self) -> None:
+        """Not started: the loop is busy elsewhere, so deliver on another thread."""
+
+    def relay_slow(self) -> None:
+        """The delivery was slow or blocked: deliver on another thread from now on."""
+
+
 class LoopThread:
     """Owns one event loop and the thread that runs it.
 
     Every gRPC call of a connection runs on this loop. Other threads hand it work with
     :meth:`submit` (get a future back), :meth:`call_soon` (fire and forget) or :meth:`run`
-    (wait for the result). :meth:`run` refuses to run on the loop's own thread, where waiting
-    would deadlock, and raises :class:`~rxxenon.LoopThreadError` instead. Work still waited
-    for when the loop closes fails with :class:`~rxxenon.CancelledError`.
+    (wait for the result). :meth:`run` refuses to run on the loop, where waiting would
+    deadlock, and raises :class:`~rxxenon.LoopThreadError` instead. Work still waited for
+    when the loop closes fails with :class:`~rxxenon.CancelledError`.
+
+    With ``stand_in=True`` the thread can also call observers itself, between two loop
+    iterations, with no thread hop (:meth:`relay`): the loop stops, the observers run, the
+    loop goes on. A second thread, the stand-in, watches: when such an observer runs longer
+    than :data:`SLOW_DELIVERY`, or is about to wait for something (a blocking rxxenon call,
+    a full stdin buffer: :meth:`about_to_block`), the stand-in runs the loop until the
+    observer returns, so that the other calls keep flowing. The stand-in looks every
+    :data:`SLOW_DELIVERY` while deliveries happen and sleeps when they stop.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, stand_in: bool = False) -> None:
         self._selector = _IdleSelector()
         self._loop = asyncio.SelectorEventLoop(self._selector)
-        self._thread = threading.Thread(target=self._run_forever, name=name, daemon=True)
-        self._closed = False
+        self._closed = False  # close() was called
+        self._closing = False  # the loop is to stop for good
         #: Waits in progress, each with what to call if its work never starts.
         self._pending: dict[Waiter[Any], Callable[[], object] | None] = {}
+        #: The thread inside ``run_forever``, if any.
+        self._runner: int | None = None
+        # Deliveries between iterations; all below is guarded by _lock.
+        self._lock = threading.Condition(threading.Lock())
+        self._relayed: deque[Relayed] = deque()
+        self._delivering_since: float | None = None  # the loop's thread runs an observer
+        self._deliveries = 0  # counts deliveries started, for the stand-in to see activity
+        self._stand_in_asleep = False
+        self._handover_asked = False  # the delivering observer is about to block
+        self._taken_over = False  # the stand-in runs the loop; the loop's thread delivers
+        self._came_back = False  # the loop's thread finished delivering after a take-over
+        self._handed_back = False  # the stand-in gave the loop back
+        self._finished = False  # the loop has closed
+        self._thread = threading.Thread(target=self._run_home, name=name, daemon=True)
+        self._stand_in = (
+            threading.Thread(target=self._run_stand_in, name=f"{name} stand-in", daemon=True)
+            if stand_in
+            else None
+        )
         self._thread.start()
+        if self._stand_in is not None:
+            self._stand_in.start()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
 
-    def _run_forever(self) -> None:
+    # --- the loop's own thread ----------------------------------------------------------------
+
+    def _run_home(self) -> None:
         asyncio.set_event_loop(self._loop)
+        holds_loop = True
+        try:
+            while holds_loop and not self._closing:
+                self._run_loop()
+                holds_loop = self._deliver_relayed()  # False: the stand-in closed the loop
+        finally:
+            if holds_loop:
+                self._finish()
+
+    def _run_loop(self) -> None:
+        self._runner = threading.get_ident()
         try:
             self._loop.run_forever()
         finally:
-            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._runner = None
+
+    def _finish(self) -> None:
+        """Close the loop (the thread holding it, once it is to stop for good)."""
+        try:
+            shutdown = self._loop.create_task(self._loop.shutdown_asyncgens())
+            for _ in range(3):  # a stop left over from a take-over ends the first run early
+                with contextlib.suppress(RuntimeError):
+                    self._loop.run_until_complete(shutdown)
+                if shutdown.done():
+                    break
             self._loop.close()
+        finally:
             self._fail_pending()
+            with self._lock:
+                self._finished = True
+                self._lock.notify_all()
+
+    def relay(self, relayed: Relayed) -> bool:
+        """Have ``relayed.relay_deliver()`` called on this thread after the current iteration.
+
+        Loop thread only. False when that is not possible (no stand-in, the stand-in runs
+        the loop, or the loop is closing): deliver elsewhere.
+        """
+        if self._stand_in is None or self._closing:
+            return False
+        if threading.current_thread() is not self._thread:
+            return False
+        with self._lock:
+            if not self._relayed:
+                self._loop.stop()  # after this iteration
+                self._selector.wake_now = True
+            self._relayed.append(relayed)
+        return True
+
+    def _deliver_relayed(self) -> bool:
+        """Run the relayed deliveries (the loop is stopped); False if the loop closed meanwhile."""
+        lock = self._lock
+        while True:
+            with lock:
+                if not self._relayed:
+                    return True
+                relayed = self._relayed.popleft()
+                if self._closing:
+                    self._move_relayed(relayed)
+                    return True
+                self._delivering_since = started = time.perf_counter()
+                self._deliveries += 1
+                if self._stand_in_asleep:
+                    lock.notify_all()
+            try:
+                relayed.relay_deliver()
+            except Exception:
+                log.exception("a delivery failed")
+            with lock:
+                self._delivering_since = None
+                taken_over = self._taken_over
+            if taken_over or time.perf_counter() - started > SLOW_DELIVERY:
+                relayed.relay_slow()
+            if taken_over:
+                return self._take_back()
+
+    def _move_relayed(self, first: Relayed | None = None) -> None:
+        """Hand the relayed deliveries to other threads (lock held)."""
+        moved = [] if first is None else [first]
+        moved.extend(self._relayed)
+        self._relayed.clear()
+        for relayed in moved:
+            relayed.relay_elsewhere()
+
+    def _take_back(self) -> bool:
+        """After a take-over: get the loop back from the stand-in; False if it closed it."""
+        with self._lock:
+            self._came_back = True
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        with self._lock:
+            while not (self._handed_back or self._finished):
+                self._lock.wait()
+            handed_back = self._handed_back
+            self._taken_over = self._came_back = self._handed_back = False
+        return handed_back
+
+    def about_to_block(self) -> None:
+        """The caller is about to wait: if it is an observer called between loop iterations,
+        the stand-in takes the loop over first (else the wait could be for the loop itself)."""
+        if self._stand_in is None or threading.current_thread() is not self._thread:
+            return
+        with self._lock:
+            if self._delivering_since is not None and not self._taken_over:
+                self._handover_asked = True
+                self._lock.notify_all()
+
+    # --- the stand-in ---------------------------------------------------------------------------
+
+    def _run_stand_in(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        lock = self._lock
+        idle_looks = 0
+        seen = -1
+        with lock:
+            while not self._closing:
+                if self._handover_asked or self._delivery_is_slow():
+                    self._handover_asked = False
+                    if self._delivering_since is not None:
+                        self._take_over()
+                    continue
+                if self._deliveries != seen or self._delivering_since is not None:
+                    seen, idle_looks = self._deliveries, 0
+                else:
+                    idle_looks += 1
+                if idle_looks < _IDLE_LOOKS:
+                    lock.wait(SLOW_DELIVERY)
+                    continue
+                self._stand_in_asleep = True
+                lock.wait()
+                self._stand_in_asleep = False
+                idle_looks = 0
+
+    def _delivery_is_slow(self) -> bool:
+        since = self._delivering_since
+        return since is not None and time.perf_counter() - since > SLOW_DELIVERY
+
+    def _take_over(self) -> None:
+        """Run the loop while its thread is busy in an observer (lock held, released meanwhile)."""
+        self._taken_over = True
+        self._move_relayed()
+        self._lock.release()
+        try:
+            self._run_loop()
+        finally:
+            self._lock.acquire()
+        if self._came_back:
+            self._handed_back = True
+            self._lock.notify_all()
+        elif self._closing:  # the loop's thread is still in an observer: close the loop here
+            self._lock.release()
+            try:
+                self._finish()
+            finally:
+                self._lock.acquire()
+        else:  # pragma: no cover - only the two stops above end the loop here
+            raise AssertionError("the stand-in's loop stopped for no reason")
+
+    # --- any thread ---------------------------------------------------------------------------
 
     def on_loop_thread(self) -> bool:
-        """Whether the caller runs on this loop's thread."""
-        return threading.current_thread() is self._thread
+        """Whether the caller runs inside the loop (its thread, or the stand-in running it)."""
+        return threading.get_ident() == self._runner
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule ``coroutine`` on the loop; safe from any thread."""
@@ -141,7 +354,13 @@ class LoopThread:
         """
         if self.on_loop_thread():
             self._loop.call_soon(callback, *args)
-        elif not self._loop.is_closed():
+            return
+        if self._stand_in is not None and threading.current_thread() is self._thread:
+            with self._lock:  # an observer between iterations: the loop is stopped
+                if not self._taken_over and not self._closing:
+                    self._loop.call_soon(callback, *args)  # (no wake-up needed)
+                    return
+        if not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # closed between the check and the call
                 self._loop.call_soon_threadsafe(callback, *args)
 
@@ -156,13 +375,14 @@ class LoopThread:
         self._selector.idle_callbacks.append(callback)
 
     def check_may_block(self, what: str) -> None:
-        """Raise :class:`LoopThreadError` if called on the loop thread."""
+        """Raise :class:`LoopThreadError` if called inside the loop; see :meth:`about_to_block`."""
         if self.on_loop_thread():
             raise LoopThreadError(
                 f"{what} blocks, and was called on the connection's event-loop thread, which "
                 "it would deadlock; use the Observable form, or move the work off this thread "
                 "with observe_on(...)"
             )
+        self.about_to_block()
 
     def run(
         self,
@@ -231,6 +451,7 @@ class LoopThread:
             future.add_done_callback(settle)
 
         pending[waiter] = discard
+        self.about_to_block()
         try:
             self._loop.call_soon_threadsafe(begin)
         except RuntimeError:  # the loop has closed
@@ -257,12 +478,13 @@ class LoopThread:
             waiter.set_exception(CancelledError("the call was cancelled: its connection closed"))
 
     def close(self) -> None:
-        """Stop the loop after cancelling what runs on it, and join the thread. Idempotent."""
+        """Stop the loop after cancelling what runs on it, and join the threads. Idempotent."""
         if self._closed:
             return
-        self._closed = True
         if self.on_loop_thread():
             raise LoopThreadError("a connection cannot be closed from its own event-loop thread")
+        self._closed = True
+        self.about_to_block()
 
         async def cancel_all() -> None:
             current = asyncio.current_task()
@@ -274,5 +496,12 @@ class LoopThread:
         try:
             self.submit(cancel_all()).result(10)
         finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+            with self._lock:
+                self._closing = True
+                self._lock.notify_all()
+            with contextlib.suppress(RuntimeError):  # closed already
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            current = threading.current_thread()
+            for thread in (self._thread, self._stand_in):
+                if thread is not None and thread is not current:
+                    thread.join(10)

@@ -195,6 +195,9 @@ class _Delivery(Generic[T]):
         self._disposed = False  # nothing more is delivered
         self._putter_waiting = False
         self._space: asyncio.Future[None] | None = None
+        #: The observer was slow or blocked once: drains go to the executor, not the loop's
+        #: own thread (see :meth:`LoopThread.relay`).
+        self._slow = False
 
     def offer(self, value: T) -> bool:
         """Deliver or queue ``value`` (loop thread only); False if the queue is full.
@@ -234,11 +237,23 @@ class _Delivery(Generic[T]):
         self._start_drain()
 
     def _start_drain(self) -> None:
+        if self._slow or not self._loop.relay(self):
+            self.relay_elsewhere()
+
+    # Relayed: how the loop's own thread runs the drain between iterations.
+
+    def relay_deliver(self) -> None:
+        self._drain()
+
+    def relay_elsewhere(self) -> None:
         assert self._run_on_pool is not None
         try:
             self._run_on_pool(self._drain)
         except RuntimeError:  # the pool has shut down: the connection is closing
             log.debug("a delivery was dropped: the delivery pool has shut down")
+
+    def relay_slow(self) -> None:
+        self._slow = True
 
     def space(self) -> asyncio.Future[None]:
         """A future that is done once the queue has room again (loop thread only)."""
@@ -606,6 +621,7 @@ class RequestBuffer(abc.ObserverBase[T]):
                         f"the request buffer holds {self._capacity} items already; "
                         "push from another thread to wait for room"
                     )
+                self._loop.about_to_block()
                 self._cond.wait()
             if self._closed or self._completed:
                 return
