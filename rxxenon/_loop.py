@@ -119,8 +119,9 @@ class Relayed(Protocol):
     def relay_elsewhere(self) -> None:
         """Not started: the loop is busy elsewhere, so deliver on another thread."""
 
-    def relay_slow(self) -> None:
-        """The delivery was slow or blocked: deliver on another thread from now on."""
+    def relay_finished(self, slow: bool, blocked: bool) -> None:
+        """The delivery returned; ``slow``: it ran longer than :data:`SLOW_DELIVERY` (or the
+        stand-in took the loop over meanwhile); ``blocked``: it was about to wait."""
 
 
 class LoopThread:
@@ -157,6 +158,7 @@ class LoopThread:
         self._deliveries = 0  # counts deliveries started, for the stand-in to see activity
         self._stand_in_asleep = False
         self._handover_asked = False  # the delivering observer is about to block
+        self._delivery_blocked = False  # ... and that happened during this delivery
         self._taken_over = False  # the stand-in runs the loop; the loop's thread delivers
         self._came_back = False  # the loop's thread finished delivering after a take-over
         self._handed_back = False  # the stand-in gave the loop back
@@ -174,6 +176,11 @@ class LoopThread:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def thread_name(self) -> str:
+        """The name of the loop's own thread (the stand-in's is this plus `` stand-in``)."""
+        return self._thread.name
 
     # --- the loop's own thread ----------------------------------------------------------------
 
@@ -250,8 +257,9 @@ class LoopThread:
             with lock:
                 self._delivering_since = None
                 taken_over = self._taken_over
-            if taken_over or time.perf_counter() - started > SLOW_DELIVERY:
-                relayed.relay_slow()
+                blocked, self._delivery_blocked = self._delivery_blocked, False
+            slow = taken_over or time.perf_counter() - started > SLOW_DELIVERY
+            relayed.relay_finished(slow, blocked)
             if taken_over:
                 return self._take_back()
 
@@ -282,9 +290,11 @@ class LoopThread:
         if self._stand_in is None or threading.current_thread() is not self._thread:
             return
         with self._lock:
-            if self._delivering_since is not None and not self._taken_over:
-                self._handover_asked = True
-                self._lock.notify_all()
+            if self._delivering_since is not None:
+                self._delivery_blocked = True
+                if not self._taken_over:
+                    self._handover_asked = True
+                    self._lock.notify_all()
 
     # --- the stand-in ---------------------------------------------------------------------------
 

@@ -62,6 +62,10 @@ AsyncSource = Callable[[], AsyncIterator[T]]
 #: grpc.aio's end-of-stream marker (missing from the type stubs).
 _EOF: Final[Any] = getattr(grpc.aio, "EOF")  # noqa: B009
 
+#: Slow deliveries on the loop's own thread before a call's observer counts as slow for good
+#: (a quick one takes one back): a machine busy for a moment makes a quick observer look slow.
+_SLOW_STRIKES: Final = 3
+
 #: Streamed requests carry at most this many bytes of data (servers refuse messages of 4 MiB).
 MAX_PIECE: Final = 1 << 20
 
@@ -195,9 +199,10 @@ class _Delivery(Generic[T]):
         self._disposed = False  # nothing more is delivered
         self._putter_waiting = False
         self._space: asyncio.Future[None] | None = None
-        #: The observer was slow or blocked once: drains go to the executor, not the loop's
-        #: own thread (see :meth:`LoopThread.relay`).
+        #: The observer blocked, or was slow again and again: drains go to the executor, not
+        #: the loop's own thread (see :meth:`LoopThread.relay`).
         self._slow = False
+        self._strikes = 0
 
     def offer(self, value: T) -> bool:
         """Deliver or queue ``value`` (loop thread only); False if the queue is full.
@@ -252,8 +257,14 @@ class _Delivery(Generic[T]):
         except RuntimeError:  # the pool has shut down: the connection is closing
             log.debug("a delivery was dropped: the delivery pool has shut down")
 
-    def relay_slow(self) -> None:
-        self._slow = True
+    def relay_finished(self, slow: bool, blocked: bool) -> None:
+        if blocked:
+            self._slow = True
+        elif slow:
+            self._strikes += 1
+            self._slow = self._strikes >= _SLOW_STRIKES
+        elif self._strikes:
+            self._strikes -= 1
 
     def space(self) -> asyncio.Future[None]:
         """A future that is done once the queue has room again (loop thread only)."""

@@ -262,6 +262,59 @@ def test_a_slow_subscriber_slows_its_job_not_the_others(scheduler: rxxenon.Sched
     assert slow_job.wait(timeout=30).exit_code == 0
 
 
+def test_a_quick_observer_runs_on_the_loops_own_thread(
+    xenon: rxxenon.Connection, scheduler: rxxenon.Scheduler
+) -> None:
+    # No thread hop: the loop stops between two iterations and its thread calls the reply
+    # handler, which pushes the next line from there. (A handler stalled past 1 ms, by a
+    # busy machine say, moves its call to the delivery threads: hence "in", not "==".)
+    names: set[str] = set()
+    job = scheduler.submit_interactive_job(python_job(UPPER), timeout=30)
+    words = [f"line {i}" for i in range(50)]
+    on_reply = lambda _: names.add(threading.current_thread().name)  # noqa: E731
+    assert ping_pong(job, words, on_reply) == [w.upper() for w in words]
+    assert xenon.loop.thread_name in names
+    assert job.wait(timeout=30).exit_code == 0
+
+
+def test_an_observer_may_make_blocking_calls(scheduler: rxxenon.Scheduler) -> None:
+    job = scheduler.submit_interactive_job(python_job(UPPER), timeout=30)
+    states: list[str] = []
+    names: list[str] = []
+
+    def on_reply(_: str) -> None:
+        names.append(threading.current_thread().name)
+        states.append(scheduler.get_job_status(job.job).state)
+
+    words = [f"line {i}" for i in range(20)]
+    assert ping_pong(job, words, on_reply) == [w.upper() for w in words]
+    assert states == ["RUNNING"] * len(words)
+    # It blocked, so its call's later notifications come on the delivery threads.
+    assert names[-1].startswith("rxxenon-delivery")
+    assert job.wait(timeout=30).exit_code == 0
+
+
+def test_one_jobs_output_piped_into_anothers_stdin(scheduler: rxxenon.Scheduler) -> None:
+    # The stdin buffer fills up, so the observer (the second job's stdin) waits for room.
+    size = 8 << 20
+    counter = scheduler.submit_interactive_job(
+        JobDescription(executable="wc", arguments=["-c"], queue_name="unlimited"), timeout=30
+    )
+    counted = Collector[bytes]()
+    counter.stdout.subscribe(counted)
+    source = scheduler.submit_interactive_job(
+        JobDescription(
+            executable="head", arguments=["-c", str(size), "/dev/zero"], queue_name="unlimited"
+        ),
+        timeout=30,
+    )
+    source.stdout.subscribe(counter.stdin)
+    counted.wait(60)
+    assert int(b"".join(counted.items)) == size
+    assert source.wait(timeout=30).exit_code == 0
+    assert counter.wait(timeout=30).exit_code == 0
+
+
 def test_an_exception_in_on_next_leaves_nothing_stuck(scheduler: rxxenon.Scheduler) -> None:
     job = scheduler.submit_interactive_job(
         python_job("for i in range(1000): print(i, flush=True)"), timeout=30

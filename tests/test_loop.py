@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from rxxenon import CancelledError, DeadlineExceededError, LoopThreadError
 from rxxenon._loop import MAX_IDLE_WAIT, LoopThread
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -134,3 +135,125 @@ def test_a_failing_idle_callback_does_not_stop_the_loop(
 
     assert loop.run(still_running()) == 1
     assert "idle callback" in caplog.text
+
+
+# --- deliveries on the loop's own thread, and the stand-in -------------------------------------
+
+
+class Relayed:
+    """A delivery for :meth:`LoopThread.relay` that records where and how it ran."""
+
+    def __init__(self, deliver: Callable[[], object] = lambda: None) -> None:
+        self._deliver = deliver
+        self.delivered_on: str | None = None
+        self.delivered = threading.Event()
+        self.moved_elsewhere = 0
+        self.finished: list[tuple[bool, bool]] = []  # (slow, blocked) of each delivery
+
+    def relay_deliver(self) -> None:
+        self.delivered_on = threading.current_thread().name
+        self.delivered.set()
+        self._deliver()
+
+    def relay_elsewhere(self) -> None:
+        self.moved_elsewhere += 1
+
+    def relay_finished(self, slow: bool, blocked: bool) -> None:
+        self.finished.append((slow, blocked))
+
+
+@pytest.fixture
+def relaying() -> Iterator[LoopThread]:
+    thread = LoopThread("relay-test", stand_in=True)
+    yield thread
+    thread.close()
+
+
+async def thread_name() -> str:
+    return threading.current_thread().name
+
+
+def test_a_relayed_delivery_runs_on_the_loops_thread_and_the_loop_goes_on(
+    relaying: LoopThread,
+) -> None:
+    relayed = Relayed()
+
+    async def relay() -> bool:
+        return relaying.relay(relayed)
+
+    assert relaying.run(relay()) is True
+    assert relayed.delivered.wait(5)
+    assert relayed.delivered_on == "relay-test"
+    assert relayed.moved_elsewhere == 0
+    assert wait_for(lambda: len(relayed.finished) == 1)
+    assert relaying.run(thread_name()) == "relay-test"
+
+
+def test_relay_is_refused_without_a_stand_in(loop: LoopThread) -> None:
+    async def relay() -> bool:
+        return loop.relay(Relayed())
+
+    assert loop.run(relay()) is False
+
+
+def test_the_stand_in_runs_the_loop_while_a_relayed_delivery_is_stuck(
+    relaying: LoopThread,
+) -> None:
+    release = threading.Event()
+    stuck = Relayed(lambda: release.wait(30))
+    behind = Relayed()  # relayed in the same iteration, after the stuck one
+
+    def relay_both() -> None:
+        relaying.relay(stuck)
+        relaying.relay(behind)
+
+    relaying.call_soon(relay_both)
+    assert stuck.delivered.wait(5)
+    # The loop keeps running meanwhile, on the stand-in; what waited behind went elsewhere.
+    assert relaying.run(thread_name(), timeout=10) == "relay-test stand-in"
+    assert behind.moved_elsewhere == 1
+    assert not behind.delivered.is_set()
+    release.set()
+    # Once the delivery returns, it is reported slow and the loop's thread takes the loop back.
+    assert wait_for(lambda: stuck.finished == [(True, False)])
+    assert wait_for(lambda: relaying.run(thread_name()) == "relay-test")
+
+
+def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(relaying: LoopThread) -> None:
+    answers: list[int] = []
+
+    async def answer() -> int:
+        return 42
+
+    blocking = Relayed(lambda: answers.append(relaying.run(answer(), timeout=10)))
+    relaying.call_soon(lambda: relaying.relay(blocking))
+    assert wait_for(lambda: answers == [42])
+    assert wait_for(lambda: blocking.finished == [(True, True)])  # it was about to block
+
+
+def test_close_during_a_stuck_relayed_delivery_closes_the_loop_without_it() -> None:
+    relaying = LoopThread("closing-relay-test", stand_in=True)
+    release = threading.Event()
+    stuck = Relayed(lambda: release.wait(30))
+    relaying.call_soon(lambda: relaying.relay(stuck))
+    assert stuck.delivered.wait(5)
+    closer = threading.Thread(target=relaying.close)
+    closer.start()
+    assert wait_for(relaying.loop.is_closed)  # closed by the stand-in
+    release.set()
+    closer.join(15)
+    assert not closer.is_alive()
+    assert wait_for(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("closing-relay-test")]
+    )
+
+
+def test_the_stand_in_sleeps_once_deliveries_stop(relaying: LoopThread) -> None:
+    relayed = Relayed()
+    relaying.call_soon(lambda: relaying.relay(relayed))
+    assert relayed.delivered.wait(5)
+    assert wait_for(lambda: relaying._stand_in_asleep)
+    again = Relayed()  # and a new delivery is still relayed
+    relaying.call_soon(lambda: relaying.relay(again))
+    assert again.delivered.wait(5)
+    assert again.delivered_on == "relay-test"
