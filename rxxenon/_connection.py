@@ -65,10 +65,12 @@ class Connection:
 
     Made by :func:`connect`. Its streaming calls and Observables run on one event-loop thread
     it owns; a blocking single-value call over TCP runs on the thread that makes it (over a
-    synchronous channel, :class:`~rxxenon._direct.DirectCalls`). Observers are called on a
-    small pool of delivery threads (``delivery_threads``), one notification at a
-    time per call and in order. With ``delivery_threads=0`` there is no pool: observers are
-    called on the event-loop thread itself, the lowest latency, but then they must not block
+    synchronous channel, :class:`~rxxenon._direct.DirectCalls`). Observers are called one
+    notification at a time per call and in order: by the loop's own thread, between two
+    iterations, while they return quickly; on a small pool of delivery threads
+    (``delivery_threads``) once they block or are slow, while a stand-in thread runs the loop
+    (:meth:`LoopThread.relay`). With ``delivery_threads=0`` there is no pool: observers are
+    called inside the loop, but then they must not block
     (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
     buffer full raises ``StdinBufferFullError``, and a slow observer stalls every call of
     the connection); move work elsewhere with ``observe_on``. The embedded server
@@ -348,9 +350,10 @@ def connect(
         channel_credentials: TLS credentials for ``address`` (see
             :func:`rxxenon.xenon_grpc.client_credentials`); None for plaintext.
         options: extra gRPC channel options.
-        delivery_threads: threads that call observers (a slow observer holds one). 0 calls
-            them on the connection's event-loop thread instead: lowest latency, but
-            observers must not block there (blocking calls raise ``LoopThreadError``).
+        delivery_threads: threads that call slow or blocking observers (each holds one);
+            quick observers are called by the event loop's own thread between two
+            iterations. 0 calls every observer inside the loop instead: observers must
+            not block there (blocking calls raise ``LoopThreadError``).
         ready_timeout: seconds to wait for the server to answer (None: no limit).
 
     Raises:

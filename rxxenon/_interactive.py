@@ -74,9 +74,11 @@ class InteractiveJob:
     later subscriber of that stream gets :class:`~rxxenon.OutputDiscardedError`.
 
     A slow subscriber slows the job (the embedded server pauses reading its pipe) instead of
-    growing memory. Observers run on the connection's delivery threads, one notification at
-    a time and in order (on its event-loop thread instead with ``delivery_threads=0``, where
-    they must not block); move work elsewhere with ``observe_on``.
+    growing memory. Observers are called one notification at a time and in order: on the
+    connection's event-loop thread between two iterations of its loop while they are quick,
+    on its delivery threads once they block or are slow (on the loop itself with
+    ``delivery_threads=0``, where they must not block); move work elsewhere with
+    ``observe_on``.
 
     Ending it:
 

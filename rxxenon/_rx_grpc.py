@@ -5,15 +5,17 @@ that loop at three edges:
 
 * **Responses** are read from the call by a :class:`Pump` task on the loop, one ``await
   call.read()`` per message with no async generator in between, and handed to a per-call
-  :class:`_Delivery`, which calls the observer on a small shared :class:`DeliveryPool`, one
-  notification at a time and in order. Messages are handed over in batches: a pool thread is
-  woken when the loop has nothing else to do (or the call's queue is full), not once per
-  message, so a stream of small messages costs few thread switches. The delivery queue is
-  short: when the observer is slow, the pump stops reading, gRPC flow control pushes back to
-  the server, and only that call slows down. The loop runs no user code, so one slow
-  subscriber cannot stall the other calls of the connection. Without a pool
-  (``delivery_threads=0``) observers are called on the loop itself, before the next message
-  is read: the lowest latency, for observers that never block.
+  :class:`_Delivery`, which calls the observer one notification at a time and in order.
+  Messages are handed over in batches, once the loop has nothing else to do (or the call's
+  queue is full). While the observer is quick, the loop's own thread calls it between two
+  iterations of the loop, with no thread hop (:meth:`LoopThread.relay`). An observer that
+  blocks, or is slow again and again, is called on a small shared :class:`DeliveryPool`
+  from then on; while it holds the loop's thread, a stand-in thread runs the loop. The
+  delivery queue is short: when the observer is slow, the pump stops reading, gRPC flow
+  control pushes back to the server, and only that call slows down; one slow subscriber
+  does not stall the other calls of the connection. Without a pool (``delivery_threads=0``)
+  observers are called inside the loop, before the next message is read, for observers
+  that never block.
 * **Requests** go through a :class:`RequestBuffer`, a bounded, thread-safe Observer. The
   call's writer task takes from it and awaits each ``write`` (gRPC flow control). A producer
   on another thread waits while the buffer is full; on the loop thread it gets
@@ -153,9 +155,11 @@ class _Delivery(Generic[T]):
     The pump (on the loop) offers each value with :meth:`offer`; how it reaches the observer
     depends on ``executor``:
 
-    * **An executor** (the delivery pool): values queue up and one pool thread at a time
-      drains them. A drain takes everything queued in one lock round and delivers it as a
-      batch. A drain is started once the loop has nothing else to do (see
+    * **An executor** (the delivery pool): values queue up and one thread at a time drains
+      them: the loop's own thread between two iterations while the observer is quick (see
+      :meth:`LoopThread.relay` and :meth:`relay_finished`), else a pool thread. A drain
+      takes everything queued in one lock round and delivers it as a batch. A drain is
+      started once the loop has nothing else to do (see
       :meth:`LoopThread.when_idle`) or when the queue is full, so the messages of a fast
       stream are handed on several at a time, and a lone message at once. At most
       ``capacity`` values wait in the queue (plus the batch being delivered): when it is full,
