@@ -67,9 +67,10 @@ class Connection:
     it owns; a blocking single-value call over TCP runs on the thread that makes it (over a
     synchronous channel, :class:`~rxxenon._direct.DirectCalls`). Observers are called one
     notification at a time per call and in order: by the loop's own thread, between two
-    iterations, while they return quickly; on a small pool of delivery threads
-    (``delivery_threads``) once they block or are slow, while a stand-in thread runs the loop
-    (:meth:`LoopThread.relay`). With ``delivery_threads=0`` there is no pool: observers are
+    iterations, while they return quickly. When one blocks or runs long, a stand-in thread
+    runs the loop until it returns; once it blocked, or was slow repeatedly, its call's
+    observers run on a small pool of delivery threads (``delivery_threads``); see
+    :meth:`LoopThread.relay`. With ``delivery_threads=0`` there is no pool: observers are
     called inside the loop, but then they must not block
     (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
     buffer full raises ``StdinBufferFullError``, and a slow observer stalls every call of
@@ -199,7 +200,7 @@ class Connection:
         process it runs on the loop, next to the server.
 
         Raises:
-            LoopThreadError: on the loop thread.
+            LoopThreadError: inside the loop.
             XenonError: the translated status of a failed call.
             CancelledError: the connection closed before or during the call.
         """

@@ -24,8 +24,8 @@ class JobStdin(abc.ObserverBase[bytes | str]):
     """The job's standard input, as an Observer. Safe to call from any thread.
 
     * ``on_next(data)`` sends bytes (``str`` is encoded as UTF-8). It waits while the stdin
-      buffer is full (16 messages of at most 1 MiB), which paces a producer to the job; on the
-      connection's loop thread it raises :class:`~rxxenon.StdinBufferFullError` instead.
+      buffer is full (16 messages of at most 1 MiB), which paces a producer to the job; inside
+      the connection's event loop it raises :class:`~rxxenon.StdinBufferFullError` instead.
       Data sent after the job's call has ended is dropped.
     * ``on_completed()`` closes the job's stdin (the job reads end-of-file) once the data
       before it has been written.
@@ -76,7 +76,7 @@ class InteractiveJob:
     A slow subscriber slows the job (the embedded server pauses reading its pipe) instead of
     growing memory. Observers are called one notification at a time and in order: on the
     connection's event-loop thread between two iterations of its loop while they are quick,
-    on its delivery threads once they block or are slow (on the loop itself with
+    on its delivery threads once they blocked or were slow repeatedly (inside the loop with
     ``delivery_threads=0``, where they must not block); move work elsewhere with
     ``observe_on``.
 

@@ -101,13 +101,19 @@ class _IdleSelector(selectors.DefaultSelector):
                 log.exception("an idle callback of the event loop failed")
 
 
-#: An observer called between two loop iterations that runs longer than this (seconds) is
-#: slow: the stand-in thread takes the loop over, and later deliveries of that call go to the
-#: delivery pool. Also how often the stand-in looks.
+#: A delivery between two loop iterations that runs longer than this (seconds) is slow (see
+#: :meth:`Relayed.relay_finished`); one found still running after this is taken over by the
+#: stand-in. The deliveries of one stop of the loop run this long at most before the loop
+#: gets an iteration in between.
 SLOW_DELIVERY: Final = 0.001
 
+#: How often the stand-in looks (seconds) while deliveries happen: a stuck delivery is taken
+#: over within SLOW_DELIVERY + LOOK_PERIOD. (Each look takes the GIL for a moment, which
+#: costs a busy loop thread a few microseconds.)
+LOOK_PERIOD: Final = 0.004
+
 #: The stand-in goes to sleep once this many of its looks found no delivery started.
-_IDLE_LOOKS: Final = 50
+_IDLE_LOOKS: Final = 25
 
 
 class Relayed(Protocol):
@@ -135,11 +141,14 @@ class LoopThread:
 
     With ``stand_in=True`` the thread can also call observers itself, between two loop
     iterations, with no thread hop (:meth:`relay`): the loop stops, the observers run, the
-    loop goes on. A second thread, the stand-in, watches: when such an observer runs longer
-    than :data:`SLOW_DELIVERY`, or is about to wait for something (a blocking rxxenon call,
-    a full stdin buffer: :meth:`about_to_block`), the stand-in runs the loop until the
-    observer returns, so that the other calls keep flowing. The stand-in looks every
-    :data:`SLOW_DELIVERY` while deliveries happen and sleeps when they stop.
+    loop goes on (the deliveries of one stop run for :data:`SLOW_DELIVERY` at most before
+    the loop gets an iteration in between). A second thread, the stand-in, watches: when
+    such an observer is found running longer than :data:`SLOW_DELIVERY`, or is about to wait
+    for something (a blocking rxxenon call, a full stdin buffer: :meth:`about_to_block`), or
+    the loop is closing, the stand-in runs the loop until the observer returns, so that the
+    other calls keep flowing. It looks every :data:`LOOK_PERIOD` while deliveries happen and
+    sleeps when they stop. An observer that raises, even ``SystemExit``, is logged, as on a
+    delivery thread.
     """
 
     def __init__(self, name: str, *, stand_in: bool = False) -> None:
@@ -185,7 +194,6 @@ class LoopThread:
     # --- the loop's own thread ----------------------------------------------------------------
 
     def _run_home(self) -> None:
-        asyncio.set_event_loop(self._loop)
         holds_loop = True
         try:
             while holds_loop and not self._closing:
@@ -204,6 +212,7 @@ class LoopThread:
 
     def _finish(self) -> None:
         """Close the loop (the thread holding it, once it is to stop for good)."""
+        self._runner = threading.get_ident()  # blocking calls from what runs now are refused
         try:
             shutdown = self._loop.create_task(self._loop.shutdown_asyncgens())
             for _ in range(3):  # a stop left over from a take-over ends the first run early
@@ -213,6 +222,7 @@ class LoopThread:
                     break
             self._loop.close()
         finally:
+            self._runner = None
             self._fail_pending()
             with self._lock:
                 self._finished = True
@@ -236,40 +246,50 @@ class LoopThread:
         return True
 
     def _deliver_relayed(self) -> bool:
-        """Run the relayed deliveries (the loop is stopped); False if the loop closed meanwhile."""
+        """Run the relayed deliveries (the loop is stopped); False if the loop closed meanwhile.
+
+        After :data:`SLOW_DELIVERY` in all, the loop gets one iteration before the rest.
+        """
         lock = self._lock
+        batch_started = time.perf_counter()
         while True:
             with lock:
                 if not self._relayed:
                     return True
-                relayed = self._relayed.popleft()
                 if self._closing:
-                    self._move_relayed(relayed)
+                    moved = self._take_relayed()
+                    break
+                if time.perf_counter() - batch_started > SLOW_DELIVERY:
+                    self._loop.stop()  # before run_forever: one iteration, then back here
                     return True
+                relayed = self._relayed.popleft()
                 self._delivering_since = started = time.perf_counter()
                 self._deliveries += 1
                 if self._stand_in_asleep:
                     lock.notify_all()
             try:
                 relayed.relay_deliver()
-            except Exception:
+            except BaseException:  # as the delivery pool: log it, keep the loop's thread
                 log.exception("a delivery failed")
-            with lock:
-                self._delivering_since = None
-                taken_over = self._taken_over
-                blocked, self._delivery_blocked = self._delivery_blocked, False
+            finally:
+                with lock:
+                    self._delivering_since = None
+                    self._handover_asked = False
+                    taken_over = self._taken_over
+                    blocked, self._delivery_blocked = self._delivery_blocked, False
             slow = taken_over or time.perf_counter() - started > SLOW_DELIVERY
             relayed.relay_finished(slow, blocked)
             if taken_over:
                 return self._take_back()
-
-    def _move_relayed(self, first: Relayed | None = None) -> None:
-        """Hand the relayed deliveries to other threads (lock held)."""
-        moved = [] if first is None else [first]
-        moved.extend(self._relayed)
-        self._relayed.clear()
         for relayed in moved:
             relayed.relay_elsewhere()
+        return True
+
+    def _take_relayed(self) -> list[Relayed]:
+        """Take the relayed deliveries out of the queue (lock held), to hand them elsewhere."""
+        moved = list(self._relayed)
+        self._relayed.clear()
+        return moved
 
     def _take_back(self) -> bool:
         """After a take-over: get the loop back from the stand-in; False if it closed it."""
@@ -292,30 +312,37 @@ class LoopThread:
         with self._lock:
             if self._delivering_since is not None:
                 self._delivery_blocked = True
-                if not self._taken_over:
-                    self._handover_asked = True
-                    self._lock.notify_all()
+                self._ask_stand_in()
+
+    def _ask_stand_in(self) -> None:
+        """Have the stand-in take the loop over now if a delivery holds its thread (lock held)."""
+        if self._delivering_since is not None and not self._taken_over:
+            self._handover_asked = True
+            self._lock.notify_all()
 
     # --- the stand-in ---------------------------------------------------------------------------
 
     def _run_stand_in(self) -> None:
-        asyncio.set_event_loop(self._loop)
         lock = self._lock
         idle_looks = 0
         seen = -1
         with lock:
-            while not self._closing:
-                if self._handover_asked or self._delivery_is_slow():
+            # Closing, the loop's thread may still be in a delivery: stay until it is out.
+            while not (self._closing and self._delivering_since is None):
+                if self._handover_asked or self._closing or self._delivery_is_slow():
                     self._handover_asked = False
-                    if self._delivering_since is not None:
+                    if self._delivering_since is not None and not self._taken_over:
                         self._take_over()
-                    continue
+                        continue
+                    if self._closing:
+                        lock.wait(LOOK_PERIOD)  # taken over and handed back: wait for it
+                        continue
                 if self._deliveries != seen or self._delivering_since is not None:
                     seen, idle_looks = self._deliveries, 0
                 else:
                     idle_looks += 1
                 if idle_looks < _IDLE_LOOKS:
-                    lock.wait(SLOW_DELIVERY)
+                    lock.wait(LOOK_PERIOD)
                     continue
                 self._stand_in_asleep = True
                 lock.wait()
@@ -327,25 +354,33 @@ class LoopThread:
         return since is not None and time.perf_counter() - since > SLOW_DELIVERY
 
     def _take_over(self) -> None:
-        """Run the loop while its thread is busy in an observer (lock held, released meanwhile)."""
+        """Run the loop while its thread is busy in an observer (lock held, released meanwhile).
+
+        Until that thread comes back for it, or, if the connection closes first, to its end.
+        """
         self._taken_over = True
-        self._move_relayed()
+        moved = self._take_relayed()
         self._lock.release()
         try:
-            self._run_loop()
+            for relayed in moved:
+                relayed.relay_elsewhere()
+            while True:
+                try:
+                    self._run_loop()
+                except Exception:
+                    log.exception("the stand-in failed to run the loop")
+                with self._lock:
+                    if self._came_back:
+                        self._handed_back = True
+                        self._lock.notify_all()
+                        return
+                    closing = self._closing
+                if closing:  # the loop's thread is still in an observer: close the loop here
+                    self._finish()
+                    return
+                # Otherwise a stray stop(): run on.
         finally:
             self._lock.acquire()
-        if self._came_back:
-            self._handed_back = True
-            self._lock.notify_all()
-        elif self._closing:  # the loop's thread is still in an observer: close the loop here
-            self._lock.release()
-            try:
-                self._finish()
-            finally:
-                self._lock.acquire()
-        else:  # pragma: no cover - only the two stops above end the loop here
-            raise AssertionError("the stand-in's loop stopped for no reason")
 
     # --- any thread ---------------------------------------------------------------------------
 
@@ -421,7 +456,7 @@ class LoopThread:
     ) -> T:
         """Call ``start()`` on the loop and wait (on this thread) for the future it returns.
 
-        The caller must not be the loop thread. ``discard`` is called if ``start`` never
+        The caller must not be inside the loop. ``discard`` is called if ``start`` never
         runs because the loop has closed. One hand-off to the loop and one back: a callback
         and a lock, lighter than ``run_coroutine_threadsafe`` and its
         ``concurrent.futures.Future``.
@@ -495,6 +530,8 @@ class LoopThread:
             raise LoopThreadError("a connection cannot be closed from its own event-loop thread")
         self._closed = True
         self.about_to_block()
+        with self._lock:  # a delivery holds the loop's thread: the stand-in runs the close
+            self._ask_stand_in()
 
         async def cancel_all() -> None:
             current = asyncio.current_task()
@@ -504,7 +541,8 @@ class LoopThread:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         try:
-            self.submit(cancel_all()).result(10)
+            with contextlib.suppress(RuntimeError):  # the loop is closed already
+                self.submit(cancel_all()).result(10)
         finally:
             with self._lock:
                 self._closing = True

@@ -18,7 +18,7 @@ that loop at three edges:
   that never block.
 * **Requests** go through a :class:`RequestBuffer`, a bounded, thread-safe Observer. The
   call's writer task takes from it and awaits each ``write`` (gRPC flow control). A producer
-  on another thread waits while the buffer is full; on the loop thread it gets
+  waits while the buffer is full; inside the loop it gets
   :class:`~rxxenon.StdinBufferFullError` instead, since the loop must never wait.
 * **Subscribing** starts the call, **disposing** cancels it; both work from any thread.
 
@@ -608,9 +608,10 @@ class Pump(Generic[T]):
 class RequestBuffer(abc.ObserverBase[T]):
     """A bounded, thread-safe Observer feeding the request side of one call.
 
-    * ``on_next`` queues an item. On any thread but the loop's it waits while ``capacity``
-      items are queued; on the loop thread it raises :class:`~rxxenon.StdinBufferFullError`
-      instead. Items pushed before the call is up are kept and sent once it is.
+    * ``on_next`` queues an item. It waits while ``capacity`` items are queued (an observer
+      between loop iterations first has the stand-in take the loop over); inside the loop
+      it raises :class:`~rxxenon.StdinBufferFullError` instead. Items pushed before the
+      call is up are kept and sent once it is.
     * ``on_completed`` half-closes the call once the queued items are written.
     * ``on_error`` cancels the call; its observer receives that error.
     * After the call has ended, items are dropped silently.
@@ -737,8 +738,9 @@ class RxGrpc:
     Args:
         loop: the thread whose event loop runs the calls.
         executor: the pool on which observers are called (a :class:`DeliveryPool`, or any
-            ``Executor``); None calls them on the loop thread itself (they must not block
-            there).
+            ``Executor``); quick ones are called by the loop's own thread instead if it has
+            a stand-in (:meth:`LoopThread.relay`). None calls them inside the loop (they
+            must not block there).
         map_error: turns an exception raised by a call into the one observers receive.
         capacity: notifications queued per call before its reading pauses.
     """
@@ -783,7 +785,7 @@ class RxGrpc:
         is the call's deadline, in seconds (None: none).
 
         Raises:
-            LoopThreadError: on the loop thread.
+            LoopThreadError: inside the loop.
             XenonError: the translated status of a failed call (the ``grpc.RpcError`` is its
                 ``__cause__``); :class:`~rxxenon.CancelledError` if the connection closes
                 during the call.
@@ -815,7 +817,7 @@ class RxGrpc:
 
         Emits what the source yields, completes when it ends, and sends its exceptions,
         translated, to ``on_error``. Disposing cancels it. Notifications of one subscription
-        are serial and in order, on a delivery thread (on the loop without an executor).
+        are serial and in order, off the loop (inside it without an executor).
         """
 
         def subscribe(

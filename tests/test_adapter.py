@@ -45,6 +45,7 @@ class Adapter:
     rx: RxGrpc
     stubs: ShapesStubs
     loop: LoopThread
+    delivery: str = "pool"
 
 
 def open_channel(loop: LoopThread, port: int) -> tuple[grpc.aio.Channel, ShapesStubs]:
@@ -57,10 +58,13 @@ def open_channel(loop: LoopThread, port: int) -> tuple[grpc.aio.Channel, ShapesS
 
 @contextlib.contextmanager
 def adapter_on(
-    shapes: ShapesServer, pool: DeliveryPool | ThreadPoolExecutor | None
+    shapes: ShapesServer,
+    pool: DeliveryPool | ThreadPoolExecutor | None,
+    stand_in: bool = False,
 ) -> Iterator[Adapter]:
-    """An adapter to the test service whose observers run on ``pool`` (None: on the loop)."""
-    loop = LoopThread("adapter-test-loop")
+    """An adapter to the test service whose observers run on ``pool`` (None: on the loop);
+    with ``stand_in``, quick observers run on the loop's own thread between iterations."""
+    loop = LoopThread("adapter-test-loop", stand_in=stand_in)
     rx = RxGrpc(loop, pool, _map_rpc_error)
     channel, stubs = open_channel(loop, shapes.port)
     yield Adapter(rx, stubs, loop)
@@ -72,10 +76,22 @@ def adapter_on(
         pool.shutdown(wait=True)
 
 
-@pytest.fixture
-def adapter(shapes: ShapesServer) -> Iterator[Adapter]:
-    """Observers on a delivery pool, as a connection has them by default."""
-    with adapter_on(shapes, DeliveryPool(4, "adapter-test-delivery")) as made:
+#: How observers are called: ``relay`` as a connection does by default (the loop's thread
+#: between iterations while quick, else the pool), ``pool`` (always a pool thread),
+#: ``inline`` (inside the loop, ``delivery_threads=0``).
+DELIVERIES = ("relay", "pool", "inline")
+
+
+def adapter_for(shapes: ShapesServer, delivery: str) -> contextlib.AbstractContextManager[Adapter]:
+    pool = None if delivery == "inline" else DeliveryPool(4, "adapter-test-delivery")
+    return adapter_on(shapes, pool, stand_in=delivery == "relay")
+
+
+@pytest.fixture(params=DELIVERIES[:2])
+def adapter(request: pytest.FixtureRequest, shapes: ShapesServer) -> Iterator[Adapter]:
+    """Observers as a connection has them by default, then always on the pool."""
+    with adapter_for(shapes, request.param) as made:
+        made.delivery = request.param
         yield made
 
 
@@ -86,11 +102,11 @@ def inline(shapes: ShapesServer) -> Iterator[Adapter]:
         yield made
 
 
-@pytest.fixture(params=["pool", "inline"])
+@pytest.fixture(params=DELIVERIES)
 def each_delivery(request: pytest.FixtureRequest, shapes: ShapesServer) -> Iterator[Adapter]:
-    """Observers on a delivery pool, then on the loop: for what must hold for both."""
-    pool = DeliveryPool(4, "adapter-test-delivery") if request.param == "pool" else None
-    with adapter_on(shapes, pool) as made:
+    """Observers in each of the three ways: for what must hold for all."""
+    with adapter_for(shapes, request.param) as made:
+        made.delivery = request.param
         yield made
 
 
@@ -103,7 +119,9 @@ def test_unary_emits_the_response_then_completes(adapter: Adapter) -> None:
     result.wait()
     assert result.items == [b"hello"]
     assert result.completed
-    assert all(name.startswith("adapter-test-delivery") for name in result.threads)
+    # A quick observer: the loop's own thread between iterations, or else a pool thread.
+    where = "adapter-test-loop" if adapter.delivery == "relay" else "adapter-test-delivery"
+    assert all(name.startswith(where) for name in result.threads), result.threads
 
 
 def test_unary_error_arrives_typed_on_on_error(adapter: Adapter) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from rxxenon import CancelledError, DeadlineExceededError, LoopThreadError
+from rxxenon import _loop as loop_module
 from rxxenon._loop import MAX_IDLE_WAIT, LoopThread
 from tests.helpers import wait_for
 
@@ -257,3 +259,94 @@ def test_the_stand_in_sleeps_once_deliveries_stop(relaying: LoopThread) -> None:
     relaying.call_soon(lambda: relaying.relay(again))
     assert again.delivered.wait(5)
     assert again.delivered_on == "relay-test"
+
+
+def test_close_while_a_delivery_runs_still_answers_its_blocking_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stand-in never finds a delivery slow here: only the close, and the observer's
+    # blocking call, bring it in. That call must end (the loop closes), not hang.
+    monkeypatch.setattr(loop_module, "SLOW_DELIVERY", 60.0)
+    relaying = LoopThread("closing-relay-test", stand_in=True)
+    outcome: list[BaseException] = []
+
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    def deliver() -> None:
+        assert wait_for(lambda: relaying._closing)
+        try:
+            relaying.run(forever(), timeout=30)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    relayed = Relayed(deliver)
+    relaying.call_soon(lambda: relaying.relay(relayed))
+    assert relayed.delivered.wait(5)
+    relaying.close()
+    assert wait_for(lambda: len(outcome) == 1)
+    assert isinstance(outcome[0], CancelledError)
+    assert relaying.loop.is_closed()
+
+
+def test_an_observer_raising_system_exit_leaves_the_loop_running(relaying: LoopThread) -> None:
+    def exit_() -> None:
+        raise SystemExit(3)
+
+    relaying.call_soon(lambda: relaying.relay(Relayed(exit_)))
+    after = Relayed()
+    relaying.call_soon(lambda: relaying.relay(after))
+    assert after.delivered.wait(5)
+    assert relaying.run(thread_name(), timeout=5) == "relay-test"
+
+
+def test_many_quick_deliveries_in_one_iteration_let_the_loop_run_between_them(
+    relaying: LoopThread,
+) -> None:
+    # Each takes 0.3 ms, under the limit for one delivery; together they take 6 ms.
+    order: list[str] = []
+
+    def busy() -> None:
+        end = time.perf_counter() + 0.0003
+        while time.perf_counter() < end:
+            pass
+        order.append("delivery")
+
+    many = [Relayed(busy) for _ in range(20)]
+
+    def relay_all() -> None:
+        for relayed in many:
+            relaying.relay(relayed)
+        relaying.loop.call_soon(order.append, "loop")  # runs in the next iteration
+
+    relaying.call_soon(relay_all)
+    assert wait_for(lambda: len(order) == 21)
+    assert order.index("loop") < 20, "the loop waited for all 20 deliveries"
+
+
+def test_a_blocking_call_from_the_loop_during_its_shutdown_is_refused() -> None:
+    closing = LoopThread("shutdown-test", stand_in=True)
+    refused: list[BaseException] = []
+
+    async def answer() -> int:
+        return 42
+
+    async def numbers() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:  # run by the loop's shutdown_asyncgens, at close
+            try:
+                closing.run(answer(), timeout=5)
+            except BaseException as exc:
+                refused.append(exc)
+
+    generator = numbers()
+
+    async def start() -> int:
+        return await generator.__anext__()
+
+    assert closing.run(start()) == 1
+    closing.close()
+    assert len(refused) == 1
+    assert isinstance(refused[0], LoopThreadError)
