@@ -232,6 +232,11 @@ def done_flag(done: bool, state: str, error_type: str) -> bool | None:
     return None if state == "UNKNOWN" and error_type == "NOT_FOUND" else done
 
 
+#: How xenon-grpc 3.0.1 fails a status poll that races with a submit (its job table is a
+#: plain map read while another thread changes it).
+_JAVA_TABLE_RACES = ("ConcurrentModificationException", '"this.next" is null')
+
+
 def run_batch(
     count: int,
     submit: Callable[[], Any],
@@ -247,7 +252,8 @@ def run_batch(
     servers forget a job once its final status was read).
 
     xenon-grpc 3.0.1 sometimes fails a ``getJobStatuses`` made while a job is submitted
-    with ``INTERNAL java.util.ConcurrentModificationException``; such a poll is repeated and
+    with ``INTERNAL java.util.ConcurrentModificationException`` (or, the same race in its
+    job table, a ``NullPointerException`` on ``this.next``); such a poll is repeated and
     counted in ``status_poll_retries``. The failed poll may already have read, and so made
     the server forget, some final statuses: the repeat then finds those jobs unknown
     (``done_flags`` gives None). They are counted as done at that poll, and in
@@ -272,7 +278,7 @@ def run_batch(
                     try:
                         flags = done_flags([jobs[i] for i in pending])
                     except Exception as error:
-                        if "ConcurrentModificationException" not in str(error):
+                        if not any(race in str(error) for race in _JAVA_TABLE_RACES):
                             raise
                         retries += 1
                         continue
