@@ -236,8 +236,8 @@ class LoopThread:
         """
         if self._stand_in is None or self._closing:
             return False
-        if threading.current_thread() is not self._thread:
-            return False
+        if threading.current_thread() is not self._thread or not self.on_loop_thread():
+            return False  # the stand-in runs the loop
         with self._lock:
             if not self._relayed:
                 self._loop.stop()  # after this iteration
@@ -327,8 +327,9 @@ class LoopThread:
         idle_looks = 0
         seen = -1
         with lock:
-            # Closing, the loop's thread may still be in a delivery: stay until it is out.
-            while not (self._closing and self._delivering_since is None):
+            # Closing, the loop's thread may still be in a delivery: stay until it is out, or
+            # until the loop is closed.
+            while not (self._closing and (self._delivering_since is None or self._finished)):
                 if self._handover_asked or self._closing or self._delivery_is_slow():
                     self._handover_asked = False
                     if self._delivering_since is not None and not self._taken_over:
