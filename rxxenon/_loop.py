@@ -259,9 +259,6 @@ class LoopThread:
                 if self._closing:
                     moved = self._take_relayed()
                     break
-                if time.perf_counter() - batch_started > SLOW_DELIVERY:
-                    self._loop.stop()  # before run_forever: one iteration, then back here
-                    return True
                 relayed = self._relayed.popleft()
                 self._delivering_since = started = time.perf_counter()
                 self._deliveries += 1
@@ -277,10 +274,13 @@ class LoopThread:
                     self._handover_asked = False
                     taken_over = self._taken_over
                     blocked, self._delivery_blocked = self._delivery_blocked, False
-            slow = taken_over or time.perf_counter() - started > SLOW_DELIVERY
-            relayed.relay_finished(slow, blocked)
+            now = time.perf_counter()
+            relayed.relay_finished(taken_over or now - started > SLOW_DELIVERY, blocked)
             if taken_over:
                 return self._take_back()
+            if now - batch_started > SLOW_DELIVERY and self._relayed:
+                self._loop.stop()  # before run_forever: one iteration, then back here
+                return True
         for relayed in moved:
             relayed.relay_elsewhere()
         return True

@@ -266,7 +266,8 @@ class _Delivery(Generic[T]):
             self._slow = True
         elif slow:
             self._strikes += 1
-            self._slow = self._strikes >= _SLOW_STRIKES
+            if self._strikes >= _SLOW_STRIKES:
+                self._slow = True
         elif self._strikes:
             self._strikes -= 1
 

@@ -32,6 +32,7 @@ class Collector(abc.ObserverBase[T], Generic[T]):
         self.completed = False
         self.done = threading.Event()
         self.threads: set[str] = set()
+        self.threads_in_order: list[str] = []  # the thread of each on_next
         self._on_item = on_item
         self._lock = threading.Lock()
         self.concurrent_calls = 0
@@ -43,6 +44,7 @@ class Collector(abc.ObserverBase[T], Generic[T]):
             self.max_concurrent_calls = max(self.max_concurrent_calls, self.concurrent_calls)
         try:
             self.threads.add(threading.current_thread().name)
+            self.threads_in_order.append(threading.current_thread().name)
             self.items.append(value)
             if self._on_item is not None:
                 self._on_item(value)

@@ -26,6 +26,7 @@ from rxxenon import (
     NotFoundError,
     StdinBufferFullError,
 )
+from rxxenon import _loop as loop_module
 from rxxenon._connection import _map_rpc_error
 from rxxenon._loop import LoopThread
 from rxxenon._rx_grpc import DeliveryPool, RequestBuffer, RxGrpc
@@ -640,3 +641,25 @@ def loop_has_tasks(loop: LoopThread) -> bool:
         return bool(asyncio.all_tasks(loop.loop))
     except RuntimeError:  # the set changed while it was read: try again
         return False
+
+
+# --- deliveries on the loop's own thread (the default) ------------------------------------------
+
+
+def test_a_slow_observer_moves_to_the_pool_after_three_slow_deliveries(
+    shapes: ShapesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every delivery counts as slow here: the call's first three replies (each a delivery of
+    # its own in a ping-pong) run on the loop's thread, the rest on the pool.
+    monkeypatch.setattr(loop_module, "SLOW_DELIVERY", 0.0)
+    with adapter_for(shapes, "relay") as adapter:
+        names = bidi_ping_pong(adapter, 8).threads_in_order
+    assert names[:3] == ["adapter-test-loop"] * 3
+    assert all(name.startswith("adapter-test-delivery") for name in names[3:]), names
+
+
+def test_a_quick_observer_stays_on_the_loops_thread(shapes: ShapesServer) -> None:
+    with adapter_for(shapes, "relay") as adapter:
+        names = bidi_ping_pong(adapter, 50).threads_in_order
+    # (A delivery held up by a busy machine may count as slow; three in a row move it.)
+    assert names.count("adapter-test-loop") >= 25, names
