@@ -75,7 +75,11 @@ class _Tracked:
     def __exit__(self, exc_type: Any, *rest: Any) -> None:
         with self.state.lock:
             self.state.active -= 1
-        if exc_type is asyncio.CancelledError:
+        # A client's cancel shows as CancelledError in the handler, or, when it lands during
+        # a write, as grpc's (private) ExecuteBatchError from that write.
+        if exc_type is asyncio.CancelledError or getattr(exc_type, "__name__", "") == (
+            "ExecuteBatchError"
+        ):
             self._count_cancel()
 
     def wrote(self) -> None:
