@@ -368,7 +368,7 @@ class LoopThread:
             while True:
                 try:
                     self._run_loop()
-                except Exception:
+                except BaseException:  # SystemExit from a callback too: the loop must go on
                     log.exception("the stand-in failed to run the loop")
                 with self._lock:
                     if self._came_back:

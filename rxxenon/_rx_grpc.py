@@ -149,6 +149,15 @@ class DeliveryPool:
                     thread.join()
 
 
+def _as_exception(error: BaseException) -> Exception:
+    """``error``, or, for ``SystemExit`` and the like, an Exception that names it."""
+    if isinstance(error, Exception):
+        return error
+    wrapped = RuntimeError(f"the observer raised {error!r}")
+    wrapped.__cause__ = error
+    return wrapped
+
+
 class _Delivery(Generic[T]):
     """Hands one stream's notifications to its observer, serially and in order.
 
@@ -336,15 +345,15 @@ class _Delivery(Generic[T]):
                     return
                 try:
                     on_next(value)
-                except Exception as exc:
-                    self._observer_failed(exc)
+                except BaseException as exc:  # SystemExit too: the call must not hang
+                    self._observer_failed(_as_exception(exc))
                     return
 
     def _deliver_next(self, value: T) -> None:
         try:
             self._observer.on_next(value)
-        except Exception as exc:
-            self._observer_failed(exc)
+        except BaseException as exc:  # SystemExit too: the call must not hang
+            self._observer_failed(_as_exception(exc))
 
     def _observer_failed(self, exc: Exception) -> None:
         """``on_next`` raised ``exc``: cancel the call, send ``exc`` to ``on_error``."""
@@ -364,8 +373,8 @@ class _Delivery(Generic[T]):
                 self._observer.on_completed()
             else:
                 self._observer.on_error(error)
-        except Exception as exc:
-            self._on_failure(exc)
+        except BaseException as exc:
+            self._on_failure(_as_exception(exc))
             log.error("an observer raised in on_error/on_completed", exc_info=exc)
 
 

@@ -232,6 +232,26 @@ def test_on_next_raising_cancels_the_call_and_reports_the_exception(
     assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
 
 
+def test_on_next_raising_system_exit_ends_the_call_with_an_error(
+    each_delivery: Adapter, shapes: ShapesServer
+) -> None:
+    adapter = each_delivery
+    cancelled_before = shapes.state.snapshot()["cancelled"]
+
+    def leave(_: bytes) -> None:
+        raise SystemExit(3)
+
+    result = Collector[bytes](on_item=leave)
+    adapter.rx.server_stream(lambda: adapter.stubs.server_stream, b"forever:10").subscribe(result)
+    result.wait()
+    assert isinstance(result.error, RuntimeError)
+    assert isinstance(result.error.__cause__, SystemExit)
+    assert wait_for(lambda: shapes.state.snapshot()["cancelled"] > cancelled_before)
+    after = Collector[bytes]()  # and the adapter goes on
+    adapter.rx.unary(lambda: adapter.stubs.unary, b"still").subscribe(after)
+    assert after.wait().items == [b"still"]
+
+
 # --- client streaming ------------------------------------------------------------------------
 
 

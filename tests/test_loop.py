@@ -350,3 +350,19 @@ def test_a_blocking_call_from_the_loop_during_its_shutdown_is_refused() -> None:
     closing.close()
     assert len(refused) == 1
     assert isinstance(refused[0], LoopThreadError)
+
+
+def test_the_stand_in_survives_system_exit_from_a_loop_callback(relaying: LoopThread) -> None:
+    release = threading.Event()
+    stuck = Relayed(lambda: release.wait(30))
+    relaying.call_soon(lambda: relaying.relay(stuck))
+    assert stuck.delivered.wait(5)
+    assert relaying.run(thread_name(), timeout=10) == "relay-test stand-in"
+
+    def leave() -> None:
+        raise SystemExit(3)
+
+    relaying.call_soon(leave)
+    assert relaying.run(thread_name(), timeout=10) == "relay-test stand-in"
+    release.set()
+    assert wait_for(lambda: relaying.run(thread_name()) == "relay-test")
