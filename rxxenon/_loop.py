@@ -71,7 +71,8 @@ class _IdleSelector(selectors.DefaultSelector):
     def __init__(self) -> None:
         super().__init__()
         self.idle_callbacks: list[Callable[[], object]] = []
-        #: Set by an idle callback that stopped the loop: this select must not wait.
+        #: Set by an idle callback that stopped the loop: this select must not wait (reset
+        #: before each round of callbacks, so a stop made elsewhere leaves nothing behind).
         self.wake_now = False
         self._iterations = 0
 
@@ -93,6 +94,7 @@ class _IdleSelector(selectors.DefaultSelector):
 
     def _run_idle_callbacks(self) -> None:
         self._iterations = 0
+        self.wake_now = False
         callbacks, self.idle_callbacks = self.idle_callbacks, []
         for callback in callbacks:
             try:

@@ -212,9 +212,9 @@ class _Delivery(Generic[T]):
         self._disposed = False  # nothing more is delivered
         self._putter_waiting = False
         self._space: asyncio.Future[None] | None = None
-        #: The observer blocked, or was slow again and again: drains go to the executor, not
-        #: the loop's own thread (see :meth:`LoopThread.relay`).
-        self._slow = False
+        #: Slow deliveries on the loop's own thread, net of quick ones; at _SLOW_STRIKES (at
+        #: once if the observer blocked) drains go to the executor for good (see
+        #: :meth:`LoopThread.relay`).
         self._strikes = 0
 
     def offer(self, value: T) -> bool:
@@ -255,7 +255,7 @@ class _Delivery(Generic[T]):
         self._start_drain()
 
     def _start_drain(self) -> None:
-        if self._slow or not self._loop.relay(self):
+        if self._strikes >= _SLOW_STRIKES or not self._loop.relay(self):
             self.relay_elsewhere()
 
     # Relayed: how the loop's own thread runs the drain between iterations.
@@ -272,11 +272,9 @@ class _Delivery(Generic[T]):
 
     def relay_finished(self, slow: bool, blocked: bool) -> None:
         if blocked:
-            self._slow = True
+            self._strikes = _SLOW_STRIKES
         elif slow:
             self._strikes += 1
-            if self._strikes >= _SLOW_STRIKES:
-                self._slow = True
         elif self._strikes:
             self._strikes -= 1
 

@@ -38,6 +38,7 @@ __all__ = [
     "batch_result",
     "chunks",
     "concurrent_line",
+    "keep_round_trip",
     "latency_result",
     "main",
     "ping_line",
@@ -157,6 +158,18 @@ class SlowConsumer:
 # --- results ---------------------------------------------------------------------------------
 
 
+def keep_round_trip(p: Params, times: list[float], i: int, reply: bytes, elapsed: float) -> None:
+    """Check the reply to ping line ``i`` and keep its round trip, unless it warmed up.
+
+    Raises:
+        RuntimeError: the reply is not the echo of line ``i``.
+    """
+    if reply != pong_line(i):
+        raise RuntimeError(f"reply {reply!r} to line {i}")
+    if i >= p.pingpong_warmup:
+        times.append(elapsed)
+
+
 def until_none(source: queue.Queue[bytes | None]) -> Iterator[bytes]:
     """The items put into ``source`` until a None: a request iterator fed from a queue."""
     while (item := source.get()) is not None:
@@ -177,11 +190,7 @@ def echo_round_trips(
         while b"\n" not in pending:
             pending += next(responses).stdout
         reply, _, pending = pending.partition(b"\n")
-        elapsed = time.perf_counter() - start
-        if reply != pong_line(i):
-            raise RuntimeError(f"reply {reply!r} to line {i}")
-        if i >= p.pingpong_warmup:
-            times.append(elapsed)
+        keep_round_trip(p, times, i, reply, time.perf_counter() - start)
     lines.put(None)
     for _ in responses:
         pass

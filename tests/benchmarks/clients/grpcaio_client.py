@@ -24,10 +24,10 @@ from tests.benchmarks.clients._common import (
     UPPER_CASER,
     Params,
     Result,
+    keep_round_trip,
     latency_result,
     main,
     ping_line,
-    pong_line,
     stream_result,
 )
 
@@ -78,11 +78,7 @@ def pingpong(p: Params) -> Result:
             while b"\n" not in pending:
                 pending += (await call.read()).stdout
             reply, _, pending = pending.partition(b"\n")
-            elapsed = time.perf_counter() - start
-            if reply != pong_line(i):
-                raise RuntimeError(f"reply {reply!r} to line {i}")
-            if i >= p.pingpong_warmup:
-                times.append(elapsed)
+            keep_round_trip(p, times, i, reply, time.perf_counter() - start)
         await call.done_writing()
         while await call.read() is not grpc.aio.EOF:
             pass

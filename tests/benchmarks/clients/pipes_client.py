@@ -16,10 +16,10 @@ from tests.benchmarks.clients._common import (
     batch_result,
     chunks,
     concurrent_line,
+    keep_round_trip,
     latency_result,
     main,
     ping_line,
-    pong_line,
     stream_result,
 )
 
@@ -41,11 +41,7 @@ def pingpong(p: Params) -> Result:
         job.stdin.write(ping_line(i))
         job.stdin.flush()
         reply = job.stdout.readline()
-        elapsed = time.perf_counter() - start
-        if reply.rstrip(b"\n") != pong_line(i):
-            raise RuntimeError(f"reply {reply!r} to line {i}")
-        if i >= p.pingpong_warmup:
-            times.append(elapsed)
+        keep_round_trip(p, times, i, reply.rstrip(b"\n"), time.perf_counter() - start)
     job.stdin.close()
     if job.wait(p.timeout) != 0:
         raise RuntimeError(f"the echo exited with {job.returncode}")

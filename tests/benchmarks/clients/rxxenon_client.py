@@ -20,10 +20,10 @@ from tests.benchmarks.clients._common import (
     chunks,
     concurrent_line,
     done_flag,
+    keep_round_trip,
     latency_result,
     main,
     ping_line,
-    pong_line,
     run_batch,
     stream_result,
     time_calls,
@@ -91,11 +91,11 @@ def pingpong(p: Params) -> Result:
         def on_reply(reply: str) -> None:
             elapsed = time.perf_counter() - state["sent"]
             index = int(state["index"])
-            if reply.encode() != pong_line(index):
-                done.on_error(RuntimeError(f"reply {reply!r} to line {index}"))
+            try:
+                keep_round_trip(p, times, index, reply.encode(), elapsed)
+            except RuntimeError as error:
+                done.on_error(error)
                 return
-            if index >= p.pingpong_warmup:
-                times.append(elapsed)
             state["index"] = index + 1
             if index + 1 < total:
                 send(index + 1)
