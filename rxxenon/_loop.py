@@ -65,15 +65,14 @@ class _IdleSelector(selectors.DefaultSelector):
     """The loop's selector, running the :meth:`LoopThread.when_idle` callbacks.
 
     They run when the loop is about to wait for I/O with nothing ready, or once they have
-    waited :data:`MAX_IDLE_WAIT` iterations of a busy loop, whichever comes first.
+    waited :data:`MAX_IDLE_WAIT` iterations of a busy loop, whichever comes first. Then
+    ``before_select``, if set, gets the timeout of every select and returns the one to use.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.idle_callbacks: list[Callable[[], object]] = []
-        #: Set by an idle callback that stopped the loop: this select must not wait (reset
-        #: before each round of callbacks, so a stop made elsewhere leaves nothing behind).
-        self.wake_now = False
+        self.before_select: Callable[[float | None], float | None] | None = None
         self._iterations = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
@@ -87,14 +86,12 @@ class _IdleSelector(selectors.DefaultSelector):
                 if ready:  # so is I/O
                     return ready
             self._run_idle_callbacks()
-            if self.wake_now:
-                self.wake_now = False
-                timeout = 0
+        if self.before_select is not None:
+            timeout = self.before_select(timeout)
         return super().select(timeout)
 
     def _run_idle_callbacks(self) -> None:
         self._iterations = 0
-        self.wake_now = False
         callbacks, self.idle_callbacks = self.idle_callbacks, []
         for callback in callbacks:
             try:
@@ -103,10 +100,10 @@ class _IdleSelector(selectors.DefaultSelector):
                 log.exception("an idle callback of the event loop failed")
 
 
-#: A delivery between two loop iterations that runs longer than this (seconds) is slow (see
+#: A delivery on the loop's own thread that runs longer than this (seconds) is slow (see
 #: :meth:`Relayed.relay_finished`); one found still running after this is taken over by the
-#: stand-in. The deliveries of one stop of the loop run this long at most before the loop
-#: gets an iteration in between.
+#: stand-in. The deliveries made before one wait for I/O run this long at most before the
+#: loop gets an iteration in between.
 SLOW_DELIVERY: Final = 0.001
 
 #: How often the stand-in looks (seconds) while deliveries happen: a stuck delivery is taken
@@ -122,7 +119,7 @@ class Relayed(Protocol):
     """Deliveries that :meth:`LoopThread.relay` runs on the loop's own thread."""
 
     def relay_deliver(self) -> None:
-        """Deliver what is queued (between two loop iterations, the loop stopped)."""
+        """Deliver what is queued (on the loop's thread, the loop paused before a select)."""
 
     def relay_elsewhere(self) -> None:
         """Not started: the loop is busy elsewhere, so deliver on another thread."""
@@ -130,6 +127,10 @@ class Relayed(Protocol):
     def relay_finished(self, slow: bool, blocked: bool) -> None:
         """The delivery returned; ``slow``: it ran longer than :data:`SLOW_DELIVERY` (or the
         stand-in took the loop over meanwhile); ``blocked``: it was about to wait."""
+
+
+def _noop() -> None:
+    pass
 
 
 class LoopThread:
@@ -141,16 +142,21 @@ class LoopThread:
     deadlock, and raises :class:`~rxxenon.LoopThreadError` instead. Work still waited for
     when the loop closes fails with :class:`~rxxenon.CancelledError`.
 
-    With ``stand_in=True`` the thread can also call observers itself, between two loop
-    iterations, with no thread hop (:meth:`relay`): the loop stops, the observers run, the
-    loop goes on (the deliveries of one stop run for :data:`SLOW_DELIVERY` at most before
-    the loop gets an iteration in between). A second thread, the stand-in, watches: when
+    With ``stand_in=True`` the thread can also call observers itself, with no thread hop
+    (:meth:`relay`): just before the loop's next select, the loop pauses, the observers
+    run, the loop goes on (the deliveries of one pause run for :data:`SLOW_DELIVERY` at most
+    before the loop gets an iteration in between). They run as on any other thread: outside
+    the loop, so they may make blocking calls. A second thread, the stand-in, watches: when
     such an observer is found running longer than :data:`SLOW_DELIVERY`, or is about to wait
     for something (a blocking rxxenon call, a full stdin buffer: :meth:`about_to_block`), or
-    the loop is closing, the stand-in runs the loop until the observer returns, so that the
-    other calls keep flowing. It looks every :data:`LOOK_PERIOD` while deliveries happen and
-    sleeps when they stop. An observer that raises, even ``SystemExit``, is logged, as on a
-    delivery thread.
+    the loop is closing, the stand-in runs the loop's iterations until the observer returns,
+    so that the other calls keep flowing. It looks every :data:`LOOK_PERIOD` while
+    deliveries happen and sleeps when they stop. An observer that raises, even
+    ``SystemExit``, is logged, as on a delivery thread.
+
+    The stand-in drives the loop with ``BaseEventLoop._run_once`` (one iteration, as
+    ``run_forever`` does), since the loop's own thread is still inside ``run_forever``;
+    where that is missing, ``stand_in=True`` is ignored and observers go to the pool.
     """
 
     def __init__(self, name: str, *, stand_in: bool = False) -> None:
@@ -160,10 +166,11 @@ class LoopThread:
         self._closing = False  # the loop is to stop for good
         #: Waits in progress, each with what to call if its work never starts.
         self._pending: dict[Waiter[Any], Callable[[], object] | None] = {}
-        #: The thread inside ``run_forever``, if any.
+        #: The thread inside the loop (running its callbacks), if any.
         self._runner: int | None = None
-        # Deliveries between iterations; all below is guarded by _lock.
-        self._lock = threading.Condition(threading.Lock())
+        # Deliveries on the loop's thread; all below is guarded by _mutex (_lock waits on it).
+        self._mutex = threading.Lock()
+        self._lock = threading.Condition(self._mutex)
         self._relayed: deque[Relayed] = deque()
         self._delivering_since: float | None = None  # the loop's thread runs an observer
         self._deliveries = 0  # counts deliveries started, for the stand-in to see activity
@@ -177,16 +184,23 @@ class LoopThread:
         self._thread = threading.Thread(target=self._run_home, name=name, daemon=True)
         self._stand_in = (
             threading.Thread(target=self._run_stand_in, name=f"{name} stand-in", daemon=True)
-            if stand_in
+            if stand_in and hasattr(self._loop, "_run_once")
             else None
         )
         self._thread.start()
+        self._home = self._thread.ident
         if self._stand_in is not None:
+            self._selector.before_select = self._before_select
             self._stand_in.start()
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         return self._loop
+
+    @property
+    def relays(self) -> bool:
+        """Whether :meth:`relay` can deliver on the loop's thread (there is a stand-in)."""
+        return self._stand_in is not None
 
     @property
     def thread_name(self) -> str:
@@ -196,32 +210,22 @@ class LoopThread:
     # --- the loop's own thread ----------------------------------------------------------------
 
     def _run_home(self) -> None:
-        holds_loop = True
         try:
-            while holds_loop and not self._closing:
-                self._run_loop()
-                holds_loop = self._deliver_relayed()  # False: the stand-in closed the loop
+            while not self._closing:  # (a stop() from elsewhere would end run_forever early)
+                self._runner = threading.get_ident()
+                try:
+                    self._loop.run_forever()
+                finally:
+                    self._runner = None
         finally:
-            if holds_loop:
-                self._finish()
-
-    def _run_loop(self) -> None:
-        self._runner = threading.get_ident()
-        try:
-            self._loop.run_forever()
-        finally:
-            self._runner = None
+            self._finish()
 
     def _finish(self) -> None:
-        """Close the loop (the thread holding it, once it is to stop for good)."""
+        """Close the loop (its own thread, once it is to stop for good)."""
         self._runner = threading.get_ident()  # blocking calls from what runs now are refused
         try:
             shutdown = self._loop.create_task(self._loop.shutdown_asyncgens())
-            for _ in range(3):  # a stop left over from a take-over ends the first run early
-                with contextlib.suppress(RuntimeError):
-                    self._loop.run_until_complete(shutdown)
-                if shutdown.done():
-                    break
+            self._loop.run_until_complete(shutdown)
             self._loop.close()
         finally:
             self._runner = None
@@ -231,58 +235,73 @@ class LoopThread:
                 self._lock.notify_all()
 
     def relay(self, relayed: Relayed) -> bool:
-        """Have ``relayed.relay_deliver()`` called on this thread after the current iteration.
+        """Have ``relayed.relay_deliver()`` called on this thread before the loop next selects.
 
         Loop thread only. False when that is not possible (no stand-in, the stand-in runs
         the loop, or the loop is closing): deliver elsewhere.
         """
-        if self._stand_in is None or self._closing:
+        if self._stand_in is None or self._closing or self._runner != self._home:
             return False
-        if threading.current_thread() is not self._thread or not self.on_loop_thread():
+        if threading.get_ident() != self._home:
             return False  # the stand-in runs the loop
-        with self._lock:
-            if not self._relayed:
-                self._loop.stop()  # after this iteration
-                self._selector.wake_now = True
+        with self._mutex:
             self._relayed.append(relayed)
         return True
 
+    def _before_select(self, timeout: float | None) -> float | None:
+        """The loop is about to select with ``timeout``: run the relayed deliveries first.
+
+        Returns the timeout to select with: 0 if the loop must not wait (deliveries are left,
+        or what they did scheduled callbacks).
+        """
+        if not self._relayed or threading.get_ident() != self._home:
+            return timeout  # nothing to deliver, or the stand-in runs this iteration
+        if not self._deliver_relayed() or self._loop._ready:  # type: ignore[attr-defined]
+            return 0
+        return timeout
+
     def _deliver_relayed(self) -> bool:
-        """Run the relayed deliveries (the loop is stopped); False if the loop closed meanwhile.
+        """Run the relayed deliveries, outside the loop; False if some are left for later.
 
         After :data:`SLOW_DELIVERY` in all, the loop gets one iteration before the rest.
         """
-        lock = self._lock
+        mutex = self._mutex
         batch_started = time.perf_counter()
-        while True:
-            with lock:
-                if not self._relayed:
-                    return True
-                if self._closing:
-                    moved = self._take_relayed()
-                    break
-                relayed = self._relayed.popleft()
-                self._delivering_since = started = time.perf_counter()
-                self._deliveries += 1
-                if self._stand_in_asleep:
-                    lock.notify_all()
-            try:
-                relayed.relay_deliver()
-            except BaseException:  # as the delivery pool: log it, keep the loop's thread
-                log.exception("a delivery failed")
-            finally:
-                with lock:
-                    self._delivering_since = None
-                    self._handover_asked = False
-                    taken_over = self._taken_over
-                    blocked, self._delivery_blocked = self._delivery_blocked, False
-            now = time.perf_counter()
-            relayed.relay_finished(taken_over or now - started > SLOW_DELIVERY, blocked)
-            if taken_over:
-                return self._take_back()
-            if now - batch_started > SLOW_DELIVERY and self._relayed:
-                self._loop.stop()  # before run_forever: one iteration, then back here
-                return True
+        self._runner = None  # the observers run outside the loop: they may block
+        asyncio.events._set_running_loop(None)
+        try:
+            while True:
+                with mutex:
+                    if not self._relayed:
+                        return True
+                    if self._closing:
+                        moved = self._take_relayed()
+                        break
+                    relayed = self._relayed.popleft()
+                    self._delivering_since = started = time.perf_counter()
+                    self._deliveries += 1
+                    if self._stand_in_asleep:
+                        self._lock.notify_all()
+                try:
+                    relayed.relay_deliver()
+                except BaseException:  # as the delivery pool: log it, keep the loop's thread
+                    log.exception("a delivery failed")
+                finally:
+                    with mutex:
+                        self._delivering_since = None
+                        self._handover_asked = False
+                        taken_over = self._taken_over
+                        blocked, self._delivery_blocked = self._delivery_blocked, False
+                now = time.perf_counter()
+                relayed.relay_finished(taken_over or now - started > SLOW_DELIVERY, blocked)
+                if taken_over:
+                    self._take_back()
+                    return False  # the loop moved on meanwhile: look again before waiting
+                if now - batch_started > SLOW_DELIVERY and self._relayed:
+                    return False
+        finally:
+            asyncio.events._set_running_loop(self._loop)
+            self._runner = self._home
         for relayed in moved:
             relayed.relay_elsewhere()
         return True
@@ -293,23 +312,20 @@ class LoopThread:
         self._relayed.clear()
         return moved
 
-    def _take_back(self) -> bool:
-        """After a take-over: get the loop back from the stand-in; False if it closed it."""
+    def _take_back(self) -> None:
+        """After a take-over: get the loop back from the stand-in."""
         with self._lock:
             self._came_back = True
-        with contextlib.suppress(RuntimeError):  # closed meanwhile
-            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop.call_soon_threadsafe(_noop)  # end the stand-in's select
         with self._lock:
-            while not (self._handed_back or self._finished):
+            while not self._handed_back:
                 self._lock.wait()
-            handed_back = self._handed_back
             self._taken_over = self._came_back = self._handed_back = False
-        return handed_back
 
     def about_to_block(self) -> None:
-        """The caller is about to wait: if it is an observer called between loop iterations,
-        the stand-in takes the loop over first (else the wait could be for the loop itself)."""
-        if self._stand_in is None or threading.current_thread() is not self._thread:
+        """The caller is about to wait: if it is an observer called on the loop's thread, the
+        stand-in takes the loop over first (else the wait could be for the loop itself)."""
+        if self._stand_in is None or threading.get_ident() != self._home:
             return
         with self._lock:
             if self._delivering_since is not None:
@@ -329,28 +345,30 @@ class LoopThread:
         idle_looks = 0
         seen = -1
         with lock:
-            # Closing, the loop's thread may still be in a delivery: stay until it is out, or
-            # until the loop is closed.
-            while not (self._closing and (self._delivering_since is None or self._finished)):
+            # Closing, the loop's thread may still be in a delivery: stay until it is out.
+            while not (self._closing and self._delivering_since is None):
                 if self._handover_asked or self._closing or self._delivery_is_slow():
                     self._handover_asked = False
                     if self._delivering_since is not None and not self._taken_over:
                         self._take_over()
                         continue
-                    if self._closing:
-                        lock.wait(LOOK_PERIOD)  # taken over and handed back: wait for it
-                        continue
                 if self._deliveries != seen or self._delivering_since is not None:
                     seen, idle_looks = self._deliveries, 0
                 else:
                     idle_looks += 1
-                if idle_looks < _IDLE_LOOKS:
+                if idle_looks < _IDLE_LOOKS or self._closing:
                     lock.wait(LOOK_PERIOD)
                     continue
                 self._stand_in_asleep = True
                 lock.wait()
                 self._stand_in_asleep = False
                 idle_looks = 0
+
+    def _cancel_everything(self) -> None:
+        """The loop is closing without its thread: cancel its tasks, fail the waits."""
+        for task in asyncio.all_tasks(self._loop):
+            task.cancel()
+        self._fail_pending()
 
     def _delivery_is_slow(self) -> bool:
         since = self._delivering_since
@@ -359,7 +377,9 @@ class LoopThread:
     def _take_over(self) -> None:
         """Run the loop while its thread is busy in an observer (lock held, released meanwhile).
 
-        Until that thread comes back for it, or, if the connection closes first, to its end.
+        Until that thread comes back for it. If the connection closes meanwhile, the loop runs
+        on (its close waits for its own thread), at one look per :data:`LOOK_PERIOD` once
+        nothing is left to do.
         """
         self._taken_over = True
         moved = self._take_relayed()
@@ -367,21 +387,30 @@ class LoopThread:
         try:
             for relayed in moved:
                 relayed.relay_elsewhere()
-            while True:
-                try:
-                    self._run_loop()
-                except BaseException:  # SystemExit from a callback too: the loop must go on
-                    log.exception("the stand-in failed to run the loop")
-                with self._lock:
-                    if self._came_back:
-                        self._handed_back = True
-                        self._lock.notify_all()
-                        return
-                    closing = self._closing
-                if closing:  # the loop's thread is still in an observer: close the loop here
-                    self._finish()
-                    return
-                # Otherwise a stray stop(): run on.
+            run_once: Callable[[], None] = self._loop._run_once  # type: ignore[attr-defined]
+            self._runner = threading.get_ident()
+            asyncio.events._set_running_loop(self._loop)
+            try:
+                while True:
+                    try:
+                        run_once()
+                    except BaseException:  # SystemExit from a callback too: run on
+                        log.exception("the stand-in failed to run the loop")
+                    with self._lock:
+                        if self._came_back:
+                            break
+                        closing = self._closing
+                    if closing:  # end what still runs; the loop's stop makes _run_once spin
+                        self._cancel_everything()
+                        with self._lock:
+                            if not self._came_back:
+                                self._lock.wait(LOOK_PERIOD)
+            finally:
+                asyncio.events._set_running_loop(None)
+                self._runner = None
+            with self._lock:
+                self._handed_back = True
+                self._lock.notify_all()
         finally:
             self._lock.acquire()
 
@@ -403,10 +432,10 @@ class LoopThread:
         if self.on_loop_thread():
             self._loop.call_soon(callback, *args)
             return
-        if self._stand_in is not None and threading.current_thread() is self._thread:
-            with self._lock:  # an observer between iterations: the loop is stopped
+        if self._stand_in is not None and threading.get_ident() == self._home:
+            with self._mutex:  # an observer on the loop's thread: the loop is paused
                 if not self._taken_over and not self._closing:
-                    self._loop.call_soon(callback, *args)  # (no wake-up needed)
+                    self._loop.call_soon(callback, *args)  # (it will not wait: _before_select)
                     return
         if not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # closed between the check and the call
@@ -468,6 +497,10 @@ class LoopThread:
             DeadlineExceededError: ``timeout`` passed first (the future is cancelled).
             CancelledError: the future was cancelled, or the loop closed, first.
         """
+        if self._closing:
+            if discard is not None:
+                discard()
+            raise CancelledError("the connection is closed")
         waiter: Waiter[T] = Waiter()
         started: list[asyncio.Future[T]] = []
         pending = self._pending
@@ -553,6 +586,7 @@ class LoopThread:
             with contextlib.suppress(RuntimeError):  # closed already
                 self._loop.call_soon_threadsafe(self._loop.stop)
             current = threading.current_thread()
+            deadline = time.monotonic() + 10
             for thread in (self._thread, self._stand_in):
                 if thread is not None and thread is not current:
-                    thread.join(10)
+                    thread.join(max(deadline - time.monotonic(), 0))

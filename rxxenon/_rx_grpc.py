@@ -165,10 +165,10 @@ class _Delivery(Generic[T]):
     depends on ``executor``:
 
     * **An executor** (the delivery pool): values queue up and one thread at a time drains
-      them: the loop's own thread between two iterations while the observer is quick (see
-      :meth:`LoopThread.relay` and :meth:`relay_finished`), else a pool thread. A drain
-      takes everything queued in one lock round and delivers it as a batch. A drain is
-      started once the loop has nothing else to do (see
+      them: the loop's own thread, just before the loop's next select, while the observer is
+      quick (see :meth:`LoopThread.relay` and :meth:`relay_finished`), else a pool thread. A
+      drain takes everything queued in one lock round and delivers it as a batch. A pool
+      drain is started once the loop has nothing else to do (see
       :meth:`LoopThread.when_idle`) or when the queue is full, so the messages of a fast
       stream are handed on several at a time, and a lone message at once. At most
       ``capacity`` values wait in the queue (plus the batch being delivered): when it is full,
@@ -216,6 +216,7 @@ class _Delivery(Generic[T]):
         #: once if the observer blocked) drains go to the executor for good (see
         #: :meth:`LoopThread.relay`).
         self._strikes = 0
+        self._relays = executor is not None and loop.relays
 
     def offer(self, value: T) -> bool:
         """Deliver or queue ``value`` (loop thread only); False if the queue is full.
@@ -238,11 +239,17 @@ class _Delivery(Generic[T]):
                 full = False
                 if self._draining or self._flush_scheduled:
                     return True
-                self._flush_scheduled = True
+                if self._relays and self._strikes < _SLOW_STRIKES:  # before the loop waits
+                    self._draining = True
+                else:
+                    self._flush_scheduled = True
         if full:
             self._flush()  # hand the queue on now: the pump waits for room
             return False
-        self._loop.when_idle(self._flush)
+        if self._draining:
+            self._start_drain()
+        else:
+            self._loop.when_idle(self._flush)
         return True
 
     def _flush(self) -> None:

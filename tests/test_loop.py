@@ -233,7 +233,7 @@ def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(relaying: LoopThr
     assert wait_for(lambda: blocking.finished == [(True, True)])  # it was about to block
 
 
-def test_close_during_a_stuck_relayed_delivery_closes_the_loop_without_it() -> None:
+def test_close_during_a_stuck_relayed_delivery_refuses_work_and_ends_when_it_returns() -> None:
     relaying = LoopThread("closing-relay-test", stand_in=True)
     release = threading.Event()
     stuck = Relayed(lambda: release.wait(30))
@@ -241,10 +241,15 @@ def test_close_during_a_stuck_relayed_delivery_closes_the_loop_without_it() -> N
     assert stuck.delivered.wait(5)
     closer = threading.Thread(target=relaying.close)
     closer.start()
-    assert wait_for(relaying.loop.is_closed)  # closed by the stand-in
+    assert wait_for(lambda: relaying._closing)  # the stand-in ran the close's cancellations
+    with pytest.raises(CancelledError):
+        relaying.run(thread_name(), timeout=5)
+    assert closer.is_alive()  # waiting for the loop's thread
     release.set()
     closer.join(15)
     assert not closer.is_alive()
+    assert relaying.loop.is_closed()  # by its own thread, out of the delivery
+    assert stuck.finished == [(True, False)]
     assert wait_for(
         lambda: not [t for t in threading.enumerate() if t.name.startswith("closing-relay-test")]
     )
