@@ -585,8 +585,10 @@ class LoopThread:
                 self._lock.notify_all()
             with contextlib.suppress(RuntimeError):  # closed already
                 self._loop.call_soon_threadsafe(self._loop.stop)
-            current = threading.current_thread()
-            deadline = time.monotonic() + 10
-            for thread in (self._thread, self._stand_in):
-                if thread is not None and thread is not current:
-                    thread.join(max(deadline - time.monotonic(), 0))
+            # Called by an observer on the loop's own thread, the stand-in holds the loop until
+            # that observer returns: both threads end after this returns.
+            if threading.current_thread() is not self._thread:
+                deadline = time.monotonic() + 10
+                for thread in (self._thread, self._stand_in):
+                    if thread is not None:
+                        thread.join(max(deadline - time.monotonic(), 0))

@@ -6,6 +6,7 @@ import os
 import pwd
 import re
 import threading
+import time
 
 import pytest
 from reactivex import operators as ops
@@ -213,15 +214,24 @@ def test_a_close_refused_on_the_event_loop_leaves_the_connection_to_close_later(
 
 @pytest.mark.embedded_only  # the client's delivery threads
 def test_closing_the_connection_from_a_subscriber_does_not_deadlock() -> None:
+    threads_before = set(threading.enumerate())
     connection = rxxenon.connect()
     scheduler = connection.local_scheduler()
     job = scheduler.submit_interactive_job(JobDescription(executable="cat", queue_name="multi"))
     closed = threading.Event()
+    took: list[float] = []
 
     def close_on_first_chunk(_: bytes) -> None:
+        start = time.monotonic()
         connection.close()
+        took.append(time.monotonic() - start)
         closed.set()
 
     job.stdout.subscribe(close_on_first_chunk)
     job.send("x\n")
     assert closed.wait(30)
+    # Not a wait for its own threads to end, which they do only once this observer returns.
+    assert took[0] < 5
+    assert wait_for(lambda: set(threading.enumerate()) <= threads_before), (
+        set(threading.enumerate()) - threads_before
+    )
