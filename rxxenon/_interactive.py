@@ -10,7 +10,7 @@ from reactivex import Observable, abc
 
 from rxxenon._errors import DeadlineExceededError
 from rxxenon._jobs import Job, JobDescription, JobStatus
-from rxxenon._output import BOTH, STDERR, STDOUT, OutputEvent, OutputHub
+from rxxenon._output import BOTH, STDERR, STDOUT, OutputEvent, OutputHub, data_of, event_of
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._rx_grpc import Pump, RequestBuffer, pieces
 
@@ -106,9 +106,9 @@ class InteractiveJob:
         self._hub = hub
         self._final: JobStatus | None = None
         self._final_lock = threading.Lock()
-        self.output: Observable[OutputEvent] = hub.view(BOTH, lambda event: event)
-        self.stdout: Observable[bytes] = hub.view(STDOUT, lambda event: event.data)
-        self.stderr: Observable[bytes] = hub.view(STDERR, lambda event: event.data)
+        self.output: Observable[OutputEvent] = hub.view(BOTH, event_of)
+        self.stdout: Observable[bytes] = hub.view(STDOUT, data_of)
+        self.stderr: Observable[bytes] = hub.view(STDERR, data_of)
 
     @property
     def id(self) -> str:

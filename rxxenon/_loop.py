@@ -266,45 +266,50 @@ class LoopThread:
         After :data:`SLOW_DELIVERY` in all, the loop gets one iteration before the rest.
         """
         mutex = self._mutex
-        batch_started = time.perf_counter()
         self._runner = None  # the observers run outside the loop: they may block
         asyncio.events._set_running_loop(None)
         try:
-            while True:
-                with mutex:
-                    if not self._relayed:
-                        return True
-                    if self._closing:
-                        moved = self._take_relayed()
-                        break
-                    relayed = self._relayed.popleft()
-                    self._delivering_since = started = time.perf_counter()
-                    self._deliveries += 1
-                    if self._stand_in_asleep:
-                        self._lock.notify_all()
+            started = batch_started = time.perf_counter()
+            with mutex:
+                relayed = self._next_relayed(started)
+            while relayed is not None:
                 try:
                     relayed.relay_deliver()
                 except BaseException:  # as the delivery pool: log it, keep the loop's thread
                     log.exception("a delivery failed")
                 finally:
-                    with mutex:
+                    done, done_started, now = relayed, started, time.perf_counter()
+                    with mutex:  # one lock round: this delivery ends, the next one starts
                         self._delivering_since = None
                         self._handover_asked = False
                         taken_over = self._taken_over
                         blocked, self._delivery_blocked = self._delivery_blocked, False
-                now = time.perf_counter()
-                relayed.relay_finished(taken_over or now - started > SLOW_DELIVERY, blocked)
+                        within = now - batch_started <= SLOW_DELIVERY
+                        relayed = None if taken_over or not within else self._next_relayed(now)
+                        started = now
+                done.relay_finished(taken_over or now - done_started > SLOW_DELIVERY, blocked)
                 if taken_over:
                     self._take_back()
                     return False  # the loop moved on meanwhile: look again before waiting
-                if now - batch_started > SLOW_DELIVERY and self._relayed:
-                    return False
         finally:
             asyncio.events._set_running_loop(self._loop)
             self._runner = self._home
-        for relayed in moved:
-            relayed.relay_elsewhere()
-        return True
+        if self._closing:
+            with mutex:
+                moved = self._take_relayed()
+            for relayed in moved:
+                relayed.relay_elsewhere()
+        return not self._relayed
+
+    def _next_relayed(self, now: float) -> Relayed | None:
+        """The next relayed delivery, now started; None if none or closing (lock held)."""
+        if not self._relayed or self._closing:
+            return None
+        self._delivering_since = now
+        self._deliveries += 1
+        if self._stand_in_asleep:
+            self._lock.notify_all()
+        return self._relayed.popleft()
 
     def _take_relayed(self) -> list[Relayed]:
         """Take the relayed deliveries out of the queue (lock held), to hand them elsewhere."""

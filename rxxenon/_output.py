@@ -25,7 +25,15 @@ from reactivex.disposable import Disposable
 from rxxenon._errors import XenonError
 from rxxenon._proto import xenon_pb2 as pb
 
-__all__ = ["OutputDiscardedError", "OutputEvent", "OutputHub", "Stderr", "Stdout"]
+__all__ = [
+    "OutputDiscardedError",
+    "OutputEvent",
+    "OutputHub",
+    "Stderr",
+    "Stdout",
+    "data_of",
+    "event_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +67,21 @@ _BOTH = _STDOUT | _STDERR
 _NAMES = {_STDOUT: "stdout", _STDERR: "stderr"}
 
 
+def event_of(stream: int, data: bytes) -> OutputEvent:
+    """A view's projection: the typed event (``Stdout`` or ``Stderr``)."""
+    return Stdout(data) if stream == _STDOUT else Stderr(data)
+
+
+def data_of(stream: int, data: bytes) -> bytes:
+    """A view's projection: the bytes alone."""
+    return data
+
+
 class _Subscriber(Generic[T]):
     """One subscription to a view; its lock serialises its notifications."""
 
     def __init__(
-        self, streams: int, observer: abc.ObserverBase[T], project: Callable[[OutputEvent], T]
+        self, streams: int, observer: abc.ObserverBase[T], project: Callable[[int, bytes], T]
     ) -> None:
         self.streams = streams
         self.observer = observer
@@ -71,13 +89,13 @@ class _Subscriber(Generic[T]):
         self.lock = threading.RLock()
         self.active = True
 
-    def send(self, event: OutputEvent) -> bool:
-        """Deliver one event; False if the observer raised (it then got ``on_error``)."""
+    def send(self, stream: int, data: bytes) -> bool:
+        """Deliver one piece of output; False if the observer raised (it then got ``on_error``)."""
         with self.lock:
             if not self.active:
                 return True
             try:
-                self.observer.on_next(self.project(event))
+                self.observer.on_next(self.project(stream, data))
                 return True
             except Exception as exc:
                 self.active = False
@@ -110,19 +128,20 @@ class _Kept:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.events: deque[tuple[int, OutputEvent]] = deque()
+        #: (sequence number, stream, data)
+        self.events: deque[tuple[int, int, bytes]] = deque()
         self.size = 0
         self.discarded = 0
 
-    def keep(self, sequence: int, event: OutputEvent) -> None:
-        self.events.append((sequence, event))
-        self.size += len(event.data)
+    def keep(self, sequence: int, stream: int, data: bytes) -> None:
+        self.events.append((sequence, stream, data))
+        self.size += len(data)
         while self.size > self.limit:
-            _, dropped = self.events.popleft()
-            self.size -= len(dropped.data)
-            self.discarded += len(dropped.data)
+            _, _, dropped = self.events.popleft()
+            self.size -= len(dropped)
+            self.discarded += len(dropped)
 
-    def take(self) -> list[tuple[int, OutputEvent]]:
+    def take(self) -> list[tuple[int, int, bytes]]:
         events = list(self.events)
         self.events.clear()
         self.size = 0
@@ -159,9 +178,9 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
             self.job_id.set_result(value.job.id)
             return
         if data := value.stdout:
-            self._dispatch(_STDOUT, Stdout(data))
+            self._dispatch(_STDOUT, data)
         if data := value.stderr:
-            self._dispatch(_STDERR, Stderr(data))
+            self._dispatch(_STDERR, data)
 
     def on_error(self, error: Exception) -> None:
         if not self.job_id.done():
@@ -175,15 +194,19 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
             )
         self._end(None)
 
-    def _dispatch(self, stream: int, event: OutputEvent) -> None:
-        with self._lock:
-            takers = self._takers[stream]
-            if not takers:
-                self._sequence += 1
-                self._kept[stream].keep(self._sequence, event)
-                return
+    def _dispatch(self, stream: int, data: bytes) -> None:
+        # Read without the lock first: the tuple is replaced whole, and a subscriber that
+        # was just added holds its own lock until it has had the kept events.
+        takers = self._takers[stream]
+        if not takers:
+            with self._lock:
+                takers = self._takers[stream]
+                if not takers:
+                    self._sequence += 1
+                    self._kept[stream].keep(self._sequence, stream, data)
+                    return
         for subscriber in takers:
-            if not subscriber.send(event):
+            if not subscriber.send(stream, data):
                 self._remove(subscriber)
 
     def _end(self, error: Exception | None) -> None:
@@ -208,7 +231,7 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
         """Set once the output has ended (completed, failed or detached)."""
         return self._ended
 
-    def view(self, streams: int, project: Callable[[OutputEvent], T]) -> Observable[T]:
+    def view(self, streams: int, project: Callable[[int, bytes], T]) -> Observable[T]:
         def subscribe(
             observer: abc.ObserverBase[T], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
@@ -220,7 +243,7 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
         with self._lock:
             first, self._on_first_subscriber = self._on_first_subscriber, None
             subscriber.lock.acquire()  # before the lock is released: live events wait for us
-            kept: list[tuple[int, OutputEvent]] = []
+            kept: list[tuple[int, int, bytes]] = []
             stores = [(s, store) for s, store in self._kept.items() if subscriber.streams & s]
             discarded = [
                 f"{store.discarded} bytes of {_NAMES[stream]}"
@@ -244,8 +267,8 @@ class OutputHub(abc.ObserverBase[pb.SubmitInteractiveJobResponse]):
                     )
                 )
             else:
-                for _, event in kept:
-                    if not subscriber.send(event):
+                for _, stream, data in kept:
+                    if not subscriber.send(stream, data):
                         self._remove(subscriber)  # type: ignore[arg-type]
                         break
                 if ended:
