@@ -66,10 +66,11 @@ class Connection:
     Made by :func:`connect`. Its streaming calls and Observables run on one event-loop thread
     it owns; a blocking single-value call over TCP runs on the thread that makes it (over a
     synchronous channel, :class:`~rxxenon._direct.DirectCalls`). Observers are called one
-    notification at a time per call and in order: by the loop's own thread, between two
-    iterations, while they return quickly. When one blocks or runs long, a stand-in thread
-    runs the loop until it returns; once it blocked, or was slow repeatedly, its call's
-    observers run on a small pool of delivery threads (``delivery_threads``); see
+    notification at a time per call and in order: by the loop's own thread, just before
+    the loop waits for I/O, while they return quickly. When one blocks or runs long, a
+    stand-in thread runs the loop until it returns; once it blocked, or was slow
+    repeatedly, its call's observers run on a small pool of delivery threads
+    (``delivery_threads``); see
     :meth:`LoopThread.relay`. With ``delivery_threads=0`` there is no pool: observers are
     called inside the loop, but then they must not block
     (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
@@ -352,8 +353,8 @@ def connect(
             :func:`rxxenon.xenon_grpc.client_credentials`); None for plaintext.
         options: extra gRPC channel options.
         delivery_threads: threads that call slow or blocking observers (each holds one);
-            quick observers are called by the event loop's own thread between two
-            iterations. 0 calls every observer inside the loop instead: observers must
+            quick observers are called by the event loop's own thread just before the
+            loop waits for I/O. 0 calls every observer inside the loop instead: observers must
             not block there (blocking calls raise ``LoopThreadError``).
         ready_timeout: seconds to wait for the server to answer (None: no limit).
 

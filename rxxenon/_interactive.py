@@ -75,7 +75,7 @@ class InteractiveJob:
 
     A slow subscriber slows the job (the embedded server pauses reading its pipe) instead of
     growing memory. Observers are called one notification at a time and in order: on the
-    connection's event-loop thread between two iterations of its loop while they are quick,
+    connection's event-loop thread, just before its loop waits, while they are quick,
     on its delivery threads once they blocked or were slow repeatedly (inside the loop with
     ``delivery_threads=0``, where they must not block); move work elsewhere with
     ``observe_on``.

@@ -7,10 +7,11 @@ import concurrent.futures
 import contextlib
 import logging
 import selectors
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from rxxenon._errors import CancelledError, DeadlineExceededError, LoopThreadError
@@ -65,8 +66,8 @@ class _IdleSelector(selectors.DefaultSelector):
     """The loop's selector, running the :meth:`LoopThread.when_idle` callbacks.
 
     They run when the loop is about to wait for I/O with nothing ready, or once they have
-    waited :data:`MAX_IDLE_WAIT` iterations of a busy loop, whichever comes first. Then
-    ``before_select``, if set, gets the timeout of every select and returns the one to use.
+    waited :data:`MAX_IDLE_WAIT` iterations of a busy loop, whichever comes first. Then, in
+    every select, ``before_select`` (if set) gets the timeout and returns the one to use.
     """
 
     def __init__(self) -> None:
@@ -76,19 +77,18 @@ class _IdleSelector(selectors.DefaultSelector):
         self._iterations = 0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = None
         if self.idle_callbacks:
             self._iterations += 1
-            would_wait = timeout is None or timeout > 0
-            if self._iterations < MAX_IDLE_WAIT:
-                if not would_wait:
-                    return super().select(timeout)  # callbacks are ready: the loop is busy
+            if self._iterations >= MAX_IDLE_WAIT:
+                self._run_idle_callbacks()
+            elif timeout is None or timeout > 0:  # else callbacks are ready: the loop is busy
                 ready = super().select(0)
-                if ready:  # so is I/O
-                    return ready
-            self._run_idle_callbacks()
+                if not ready:  # nor is I/O: the loop is idle
+                    self._run_idle_callbacks()
         if self.before_select is not None:
             timeout = self.before_select(timeout)
-        return super().select(timeout)
+        return ready or super().select(timeout)
 
     def _run_idle_callbacks(self) -> None:
         self._iterations = 0
@@ -232,6 +232,7 @@ class LoopThread:
             self._fail_pending()
             with self._lock:
                 self._finished = True
+                self._home = None  # (thread ids are reused once a thread has ended)
                 self._lock.notify_all()
 
     def relay(self, relayed: Relayed) -> bool:
@@ -256,9 +257,12 @@ class LoopThread:
         """
         if not self._relayed or threading.get_ident() != self._home:
             return timeout  # nothing to deliver, or the stand-in runs this iteration
+        started = time.perf_counter()
         if not self._deliver_relayed() or self._loop._ready:  # type: ignore[attr-defined]
             return 0
-        return timeout
+        if timeout is None:
+            return None
+        return max(timeout - (time.perf_counter() - started), 0)  # a timer stays on time
 
     def _deliver_relayed(self) -> bool:
         """Run the relayed deliveries, outside the loop; False if some are left for later.
@@ -287,9 +291,10 @@ class LoopThread:
                         within = now - batch_started <= SLOW_DELIVERY
                         relayed = None if taken_over or not within else self._next_relayed(now)
                         started = now
-                done.relay_finished(taken_over or now - done_started > SLOW_DELIVERY, blocked)
                 if taken_over:
                     self._take_back()
+                done.relay_finished(taken_over or now - done_started > SLOW_DELIVERY, blocked)
+                if taken_over:
                     return False  # the loop moved on meanwhile: look again before waiting
         finally:
             asyncio.events._set_running_loop(self._loop)
@@ -298,7 +303,7 @@ class LoopThread:
             with mutex:
                 moved = self._take_relayed()
             for relayed in moved:
-                relayed.relay_elsewhere()
+                self._relay_elsewhere(relayed)
         return not self._relayed
 
     def _next_relayed(self, now: float) -> Relayed | None:
@@ -321,6 +326,7 @@ class LoopThread:
         """After a take-over: get the loop back from the stand-in."""
         with self._lock:
             self._came_back = True
+            self._lock.notify_all()  # (a stand-in waiting between looks, while closing)
         self._loop.call_soon_threadsafe(_noop)  # end the stand-in's select
         with self._lock:
             while not self._handed_back:
@@ -371,9 +377,12 @@ class LoopThread:
 
     def _cancel_everything(self) -> None:
         """The loop is closing without its thread: cancel its tasks, fail the waits."""
-        for task in asyncio.all_tasks(self._loop):
-            task.cancel()
-        self._fail_pending()
+        try:
+            for task in asyncio.all_tasks(self._loop):
+                task.cancel()
+            self._fail_pending()
+        except Exception:  # (a discard callback failed) the stand-in must go on
+            log.exception("the stand-in failed to cancel the loop's work")
 
     def _delivery_is_slow(self) -> bool:
         since = self._delivering_since
@@ -382,42 +391,68 @@ class LoopThread:
     def _take_over(self) -> None:
         """Run the loop while its thread is busy in an observer (lock held, released meanwhile).
 
-        Until that thread comes back for it. If the connection closes meanwhile, the loop runs
-        on (its close waits for its own thread), at one look per :data:`LOOK_PERIOD` once
-        nothing is left to do.
+        Until that thread comes back for it. If the connection closes meanwhile, what runs on
+        the loop is cancelled, and the loop runs on, one look per :data:`LOOK_PERIOD`, until
+        its thread is back to close it.
         """
         self._taken_over = True
         moved = self._take_relayed()
         self._lock.release()
         try:
             for relayed in moved:
-                relayed.relay_elsewhere()
-            run_once: Callable[[], None] = self._loop._run_once  # type: ignore[attr-defined]
-            self._runner = threading.get_ident()
-            asyncio.events._set_running_loop(self._loop)
-            try:
-                while True:
-                    try:
-                        run_once()
-                    except BaseException:  # SystemExit from a callback too: run on
-                        log.exception("the stand-in failed to run the loop")
-                    with self._lock:
-                        if self._came_back:
-                            break
-                        closing = self._closing
-                    if closing:  # end what still runs; the loop's stop makes _run_once spin
-                        self._cancel_everything()
-                        with self._lock:
-                            if not self._came_back:
-                                self._lock.wait(LOOK_PERIOD)
-            finally:
-                asyncio.events._set_running_loop(None)
-                self._runner = None
+                self._relay_elsewhere(relayed)
+            with self._running_here():
+                self._run_until_home_is_back()
+        finally:
             with self._lock:
                 self._handed_back = True
                 self._lock.notify_all()
-        finally:
             self._lock.acquire()
+
+    @contextlib.contextmanager
+    def _running_here(self) -> Iterator[None]:
+        """This thread runs the loop: what ``run_forever`` sets up for its thread, undone after."""
+        loop: Any = self._loop
+        hooks = sys.get_asyncgen_hooks()
+        loop._thread_id = self._runner = threading.get_ident()
+        sys.set_asyncgen_hooks(
+            firstiter=loop._asyncgen_firstiter_hook, finalizer=loop._asyncgen_finalizer_hook
+        )
+        asyncio.events._set_running_loop(self._loop)
+        try:
+            yield
+        finally:
+            asyncio.events._set_running_loop(None)
+            sys.set_asyncgen_hooks(*hooks)
+            loop._thread_id = self._home
+            self._runner = None
+
+    def _run_until_home_is_back(self) -> None:
+        run_once: Callable[[], None] = self._loop._run_once  # type: ignore[attr-defined]
+        cancelled = False
+        while True:
+            try:
+                run_once()
+            except BaseException:  # SystemExit from a callback too: run on
+                log.exception("the stand-in failed to run the loop")
+            with self._lock:
+                if self._came_back:
+                    return
+                closing = self._closing
+            if closing:  # the loop's stop makes _run_once spin: look now and then
+                if not cancelled:
+                    cancelled = True
+                    self._cancel_everything()
+                with self._lock:
+                    if not self._came_back:
+                        self._lock.wait(LOOK_PERIOD)
+
+    @staticmethod
+    def _relay_elsewhere(relayed: Relayed) -> None:
+        try:
+            relayed.relay_elsewhere()
+        except Exception:  # the stand-in must go on
+            log.exception("a delivery could not be handed elsewhere")
 
     # --- any thread ---------------------------------------------------------------------------
 
@@ -564,12 +599,19 @@ class LoopThread:
             waiter.set_exception(CancelledError("the call was cancelled: its connection closed"))
 
     def close(self) -> None:
-        """Stop the loop after cancelling what runs on it, and join the threads. Idempotent."""
-        if self._closed:
-            return
+        """Stop the loop after cancelling what runs on it, and join the threads. Idempotent.
+
+        Called by an observer on the loop's own thread, it does not wait for the threads:
+        they end once that observer returns. Either way it waits 10 s at most.
+        """
         if self.on_loop_thread():
+            if self._closed:
+                return
             raise LoopThreadError("a connection cannot be closed from its own event-loop thread")
-        self._closed = True
+        with self._mutex:
+            closed, self._closed = self._closed, True
+        if closed:
+            return
         self.about_to_block()
         with self._lock:  # a delivery holds the loop's thread: the stand-in runs the close
             self._ask_stand_in()

@@ -6,9 +6,10 @@ that loop at three edges:
 * **Responses** are read from the call by a :class:`Pump` task on the loop, one ``await
   call.read()`` per message with no async generator in between, and handed to a per-call
   :class:`_Delivery`, which calls the observer one notification at a time and in order.
-  Messages are handed over in batches, once the loop has nothing else to do (or the call's
-  queue is full). While the observer is quick, the loop's own thread calls it between two
-  iterations of the loop, with no thread hop (:meth:`LoopThread.relay`). An observer that
+  While the observer is quick, the loop's own thread calls it just before the loop's next
+  select, with no thread hop (:meth:`LoopThread.relay`); messages that arrived meanwhile go
+  together. Otherwise they are handed over in batches, once the loop has nothing else to do
+  (or the call's queue is full). An observer that
   blocks, or is slow again and again, is called on a small shared :class:`DeliveryPool`
   from then on; while it holds the loop's thread, a stand-in thread runs the loop. The
   delivery queue is short: when the observer is slow, the pump stops reading, gRPC flow
@@ -265,7 +266,7 @@ class _Delivery(Generic[T]):
         if self._strikes >= _SLOW_STRIKES or not self._loop.relay(self):
             self.relay_elsewhere()
 
-    # Relayed: how the loop's own thread runs the drain between iterations.
+    # Relayed: how the loop's own thread runs the drain, before the loop's select.
 
     def relay_deliver(self) -> None:
         self._drain()
@@ -624,7 +625,7 @@ class RequestBuffer(abc.ObserverBase[T]):
     """A bounded, thread-safe Observer feeding the request side of one call.
 
     * ``on_next`` queues an item. It waits while ``capacity`` items are queued (an observer
-      between loop iterations first has the stand-in take the loop over); inside the loop
+      called by the loop's own thread first has the stand-in take the loop over); inside the loop
       it raises :class:`~rxxenon.StdinBufferFullError` instead. Items pushed before the
       call is up are kept and sent once it is.
     * ``on_completed`` half-closes the call once the queued items are written.

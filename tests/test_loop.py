@@ -221,7 +221,13 @@ def test_the_stand_in_runs_the_loop_while_a_relayed_delivery_is_stuck(
     assert wait_for(lambda: relaying.run(thread_name()) == "relay-test")
 
 
-def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(relaying: LoopThread) -> None:
+@pytest.mark.parametrize("debug", [False, True], ids=["normal", "asyncio-debug"])
+def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(
+    relaying: LoopThread, debug: bool
+) -> None:
+    # In asyncio's debug mode the loop checks which thread calls it: the stand-in must be
+    # the loop's thread while it runs the loop (python -X dev).
+    relaying.loop.set_debug(debug)
     answers: list[int] = []
 
     async def answer() -> int:
@@ -231,6 +237,52 @@ def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(relaying: LoopThr
     relaying.call_soon(lambda: relaying.relay(blocking))
     assert wait_for(lambda: answers == [42])
     assert wait_for(lambda: blocking.finished == [(True, True)])  # it was about to block
+
+
+class Unmovable(Relayed):
+    """A delivery whose hand-over to the pool fails."""
+
+    def relay_elsewhere(self) -> None:
+        super().relay_elsewhere()
+        raise ValueError("no pool today")
+
+
+def test_the_stand_in_survives_a_delivery_it_cannot_hand_elsewhere(relaying: LoopThread) -> None:
+    release = threading.Event()
+    stuck = Relayed(lambda: release.wait(30))
+    behind = Unmovable()
+
+    def relay_both() -> None:
+        relaying.relay(stuck)
+        relaying.relay(behind)
+
+    relaying.call_soon(relay_both)
+    assert stuck.delivered.wait(5)
+    assert relaying.run(thread_name(), timeout=10) == "relay-test stand-in"
+    assert behind.moved_elsewhere == 1
+    release.set()
+    assert wait_for(lambda: relaying.run(thread_name()) == "relay-test")
+
+
+def test_a_relayed_delivery_is_not_held_back_by_a_busy_loop(relaying: LoopThread) -> None:
+    # Idle callbacks wait up to MAX_IDLE_WAIT iterations of a busy loop; a relayed delivery
+    # happens at the next one.
+    iterations = 0
+    delivered_at: list[int] = []
+    relayed = Relayed(lambda: delivered_at.append(iterations))
+
+    def busy() -> None:
+        nonlocal iterations
+        iterations += 1
+        if iterations == 3:
+            relaying.when_idle(lambda: None)
+            relaying.relay(relayed)
+        if iterations < 50:
+            relaying.loop.call_soon(busy)
+
+    relaying.call_soon(busy)
+    assert relayed.delivered.wait(5)
+    assert delivered_at[0] <= 4 < 3 + MAX_IDLE_WAIT
 
 
 def test_close_during_a_stuck_relayed_delivery_refuses_work_and_ends_when_it_returns() -> None:
