@@ -333,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
             for setup_name in chosen:
                 result = _ordered(combine(scenario, runs[setup_name]))
+                if redone := [r["redone"] for r in runs[setup_name] if "redone" in r]:
+                    result["redone"] = redone  # every run's, not only the median one's
                 results.append(result)
                 run.emit(result)
         elapsed = time.monotonic() - started

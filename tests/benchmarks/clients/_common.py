@@ -274,11 +274,11 @@ def run_batch(
 
     xenon-grpc 3.0.1 sometimes fails a ``getJobStatuses`` made while a job is submitted
     with ``INTERNAL java.util.ConcurrentModificationException`` (or, the same race in its
-    job table, a ``NullPointerException`` on ``this.next``); such a poll is repeated and
-    counted in ``status_poll_retries``. The failed poll may already have read, and so made
-    the server forget, some final statuses: the repeat then finds those jobs unknown
-    (``done_flags`` gives None). They are counted as done at that poll, and in
-    ``forgotten_jobs``. When every poll fails so for :data:`BROKEN_TABLE_AFTER` seconds, the
+    job table, a ``NullPointerException`` on ``this.next``); such a poll is repeated, after
+    the poll interval, and counted in ``status_poll_retries``. The failed poll may already
+    have read, and so made the server forget, some final statuses: the repeat then finds
+    those jobs unknown (``done_flags`` gives None). They are counted as done at that poll,
+    and in ``forgotten_jobs``. When every poll fails so for :data:`BROKEN_TABLE_AFTER` seconds, the
     race has broken the server's table for good: :class:`ServerDefect`.
     """
     retries = 0
@@ -308,7 +308,7 @@ def run_batch(
                         if time.monotonic() - failing_since > BROKEN_TABLE_AFTER:
                             raise ServerDefect(
                                 f"the server's job table is broken: every status poll for "
-                                f"{BROKEN_TABLE_AFTER:.0f} s failed ({retries} in all): {error}"
+                                f"{BROKEN_TABLE_AFTER:g} s failed ({retries} in all): {error}"
                             ) from error
                         time.sleep(poll_interval)
                         continue
@@ -326,6 +326,8 @@ def run_batch(
     poller = threading.Thread(target=poll, name="batch-poller", daemon=True)
     poller.start()
     for _ in range(count):
+        if failure:  # the poll has failed: the measurement is over
+            break
         start = time.perf_counter()
         job = submit()
         with lock:
