@@ -180,7 +180,6 @@ class LoopThread:
         self._taken_over = False  # the stand-in runs the loop; the loop's thread delivers
         self._came_back = False  # the loop's thread finished delivering after a take-over
         self._handed_back = False  # the stand-in gave the loop back
-        self._finished = False  # the loop has closed
         self._thread = threading.Thread(target=self._run_home, name=name, daemon=True)
         self._stand_in = (
             threading.Thread(target=self._run_stand_in, name=f"{name} stand-in", daemon=True)
@@ -215,6 +214,8 @@ class LoopThread:
                 self._runner = threading.get_ident()
                 try:
                     self._loop.run_forever()
+                except BaseException:  # SystemExit from a callback too: run on, as the stand-in
+                    log.exception("a callback of the event loop failed")
                 finally:
                     self._runner = None
         finally:
@@ -231,7 +232,7 @@ class LoopThread:
             self._runner = None
             self._fail_pending()
             with self._lock:
-                self._finished = True
+                self._closing = True  # the loop is closed for good: the stand-in goes too
                 self._home = None  # (thread ids are reused once a thread has ended)
                 self._lock.notify_all()
 
@@ -241,9 +242,9 @@ class LoopThread:
         Loop thread only. False when that is not possible (no stand-in, the stand-in runs
         the loop, or the loop is closing): deliver elsewhere.
         """
-        if self._stand_in is None or self._closing or self._runner != self._home:
+        if self._stand_in is None or self._closing:
             return False
-        if threading.get_ident() != self._home:
+        if not threading.get_ident() == self._runner == self._home:
             return False  # the stand-in runs the loop
         with self._mutex:
             self._relayed.append(relayed)
@@ -253,16 +254,15 @@ class LoopThread:
         """The loop is about to select with ``timeout``: run the relayed deliveries first.
 
         Returns the timeout to select with: 0 if the loop must not wait (deliveries are left,
-        or what they did scheduled callbacks).
+        or what they did scheduled callbacks). (A timer due meanwhile fires late by the time
+        the deliveries took: :data:`SLOW_DELIVERY` at most, unless the stand-in took over,
+        which returns 0.)
         """
         if not self._relayed or threading.get_ident() != self._home:
             return timeout  # nothing to deliver, or the stand-in runs this iteration
-        started = time.perf_counter()
         if not self._deliver_relayed() or self._loop._ready:  # type: ignore[attr-defined]
             return 0
-        if timeout is None:
-            return None
-        return max(timeout - (time.perf_counter() - started), 0)  # a timer stays on time
+        return timeout
 
     def _deliver_relayed(self) -> bool:
         """Run the relayed deliveries, outside the loop; False if some are left for later.

@@ -8,15 +8,14 @@ that loop at three edges:
   :class:`_Delivery`, which calls the observer one notification at a time and in order.
   While the observer is quick, the loop's own thread calls it just before the loop's next
   select, with no thread hop (:meth:`LoopThread.relay`); messages that arrived meanwhile go
-  together. Otherwise they are handed over in batches, once the loop has nothing else to do
-  (or the call's queue is full). An observer that
-  blocks, or is slow again and again, is called on a small shared :class:`DeliveryPool`
-  from then on; while it holds the loop's thread, a stand-in thread runs the loop. The
-  delivery queue is short: when the observer is slow, the pump stops reading, gRPC flow
-  control pushes back to the server, and only that call slows down; one slow subscriber
-  does not stall the other calls of the connection. Without a pool (``delivery_threads=0``)
-  observers are called inside the loop, before the next message is read, for observers
-  that never block.
+  together. An observer that blocks, or is slow again and again, is called on a small
+  shared :class:`DeliveryPool` from then on, its messages handed over in batches once the
+  loop has nothing else to do (or the call's queue is full); while an observer holds the
+  loop's thread, a stand-in thread runs the loop. The delivery queue is short: when the
+  observer is slow, the pump stops reading, gRPC flow control pushes back to the server,
+  and only that call slows down; one slow subscriber does not stall the other calls of the
+  connection. Without a pool (``delivery_threads=0``) observers are called inside the loop,
+  before the next message is read, for observers that never block.
 * **Requests** go through a :class:`RequestBuffer`, a bounded, thread-safe Observer. The
   call's writer task takes from it and awaits each ``write`` (gRPC flow control). A producer
   waits while the buffer is full; inside the loop it gets

@@ -64,7 +64,7 @@ def adapter_on(
     stand_in: bool = False,
 ) -> Iterator[Adapter]:
     """An adapter to the test service whose observers run on ``pool`` (None: on the loop);
-    with ``stand_in``, quick observers run on the loop's own thread between iterations."""
+    with ``stand_in``, quick observers run on the loop's own thread before it selects."""
     loop = LoopThread("adapter-test-loop", stand_in=stand_in)
     rx = RxGrpc(loop, pool, _map_rpc_error)
     channel, stubs = open_channel(loop, shapes.port)
@@ -78,7 +78,7 @@ def adapter_on(
 
 
 #: How observers are called: ``relay`` as a connection does by default (the loop's thread
-#: between iterations while quick, else the pool), ``pool`` (always a pool thread),
+#: before it selects, while quick, else the pool), ``pool`` (always a pool thread),
 #: ``inline`` (inside the loop, ``delivery_threads=0``).
 DELIVERIES = ("relay", "pool", "inline")
 
@@ -120,7 +120,7 @@ def test_unary_emits_the_response_then_completes(adapter: Adapter) -> None:
     result.wait()
     assert result.items == [b"hello"]
     assert result.completed
-    # A quick observer: the loop's own thread between iterations, or else a pool thread.
+    # A quick observer: the loop's own thread before it selects, or else a pool thread.
     where = "adapter-test-loop" if adapter.delivery == "relay" else "adapter-test-delivery"
     assert all(name.startswith(where) for name in result.threads), result.threads
 

@@ -265,7 +265,7 @@ def test_a_slow_subscriber_slows_its_job_not_the_others(scheduler: rxxenon.Sched
 def test_a_quick_observer_runs_on_the_loops_own_thread(
     xenon: rxxenon.Connection, scheduler: rxxenon.Scheduler
 ) -> None:
-    # No thread hop: the loop stops between two iterations and its thread calls the reply
+    # No thread hop: just before the loop selects, its own thread calls the reply
     # handler, which pushes the next line from there. (A handler stalled past 1 ms, by a
     # busy machine say, moves its call to the delivery threads: hence "in", not "==".)
     names: set[str] = set()

@@ -408,3 +408,13 @@ def test_the_stand_in_survives_system_exit_from_a_loop_callback(relaying: LoopTh
     assert relaying.run(thread_name(), timeout=10) == "relay-test stand-in"
     release.set()
     assert wait_for(lambda: relaying.run(thread_name()) == "relay-test")
+
+
+def test_a_system_exit_from_a_loop_callback_leaves_the_loop_running(
+    relaying: LoopThread,
+) -> None:
+    def leave() -> None:
+        raise SystemExit(3)
+
+    relaying.call_soon(leave)  # on the loop's own thread, as the stand-in test above
+    assert relaying.run(thread_name(), timeout=5) == "relay-test"

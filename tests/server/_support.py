@@ -19,6 +19,7 @@ import pytest
 
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
+from tests.benchmarks.clients._common import JAVA_TABLE_RACES
 
 __all__ = [
     "CALL_TIMEOUT",
@@ -45,17 +46,11 @@ def rpc_error(code: grpc.StatusCode, details: str) -> Iterator[None]:
     assert (error.code(), error.details()) == (code, details)
 
 
-#: How xenon-grpc 3.0.1 fails a read of its job table that races with a change to it (a
-#: plain map iterated while another thread writes). The benchmark clients keep their own
-#: copy: they also run where pytest and rxxenon are not installed.
-_JAVA_TABLE_RACES = ("ConcurrentModificationException", "NullPointerException")
-
-
 def _is_java_table_race(error: grpc.RpcError) -> bool:
     if not isinstance(error, grpc.Call):
         return False
     details = error.details() or ""
-    return error.code() == grpc.StatusCode.INTERNAL and any(r in details for r in _JAVA_TABLE_RACES)
+    return error.code() == grpc.StatusCode.INTERNAL and any(r in details for r in JAVA_TABLE_RACES)
 
 
 def poll_until(condition: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:

@@ -242,9 +242,9 @@ def done_flag(done: bool, state: str, error_type: str) -> bool | None:
 
 
 #: How xenon-grpc 3.0.1 fails a status poll that races with a submit (its job table is a
-#: plain map read while another thread changes it). tests/server/_support.py has the same
-#: tuple: these clients also run where pytest and rxxenon's dependencies are not installed.
-_JAVA_TABLE_RACES = ("ConcurrentModificationException", "NullPointerException")
+#: plain map read while another thread changes it). Kept here, in a module that needs
+#: neither pytest nor rxxenon (the PyXenon client runs without them); tests/server imports it.
+JAVA_TABLE_RACES = ("ConcurrentModificationException", "NullPointerException")
 
 #: After this long (seconds) of status polls that all fail with one of those races, the
 #: server's job table is taken to be broken for good (seen once: 237,821 failed polls in 120 s).
@@ -301,7 +301,7 @@ def run_batch(
                     try:
                         flags = done_flags([jobs[i] for i in pending])
                     except Exception as error:
-                        if not any(race in str(error) for race in _JAVA_TABLE_RACES):
+                        if not any(race in str(error) for race in JAVA_TABLE_RACES):
                             raise
                         retries += 1
                         failing_since = failing_since or time.monotonic()
