@@ -168,10 +168,17 @@ class LoopThread:
         self._pending: dict[Waiter[Any], Callable[[], object] | None] = {}
         #: The thread inside the loop (running its callbacks), if any.
         self._runner: int | None = None
-        # Deliveries on the loop's thread; all below is guarded by _mutex (_lock waits on it).
+        # Deliveries on the loop's thread. Their way has no lock: the loop's thread alone
+        # appends to and takes from _relayed (the stand-in only after a take-over), and it
+        # and the stand-in settle who ends a delivery with the token in _claim (see
+        # _deliver_relayed). The stand-in's state below is guarded by _mutex (_lock waits on
+        # it); the loop's thread writes _delivering_since and _deliveries without it.
         self._mutex = threading.Lock()
         self._lock = threading.Condition(self._mutex)
         self._relayed: deque[Relayed] = deque()
+        #: Holds a token while the loop's thread delivers and the stand-in has not taken the
+        #: loop over; whichever thread pops it (atomic) decides how the delivery ends.
+        self._claim: list[bool] = []
         self._delivering_since: float | None = None  # the loop's thread runs an observer
         self._deliveries = 0  # counts deliveries started, for the stand-in to see activity
         self._stand_in_asleep = False
@@ -180,6 +187,8 @@ class LoopThread:
         self._taken_over = False  # the stand-in runs the loop; the loop's thread delivers
         self._came_back = False  # the loop's thread finished delivering after a take-over
         self._handed_back = False  # the stand-in gave the loop back
+        #: How often the stand-in took the loop over from a delivery (for tests and tuning).
+        self.takeovers = 0
         self._thread = threading.Thread(target=self._run_home, name=name, daemon=True)
         self._stand_in = (
             threading.Thread(target=self._run_stand_in, name=f"{name} stand-in", daemon=True)
@@ -246,8 +255,7 @@ class LoopThread:
             return False
         if not threading.get_ident() == self._runner == self._home:
             return False  # the stand-in runs the loop
-        with self._mutex:
-            self._relayed.append(relayed)
+        self._relayed.append(relayed)
         return True
 
     def _before_select(self, timeout: float | None) -> float | None:
@@ -268,58 +276,69 @@ class LoopThread:
         """Run the relayed deliveries, outside the loop; False if some are left for later.
 
         After :data:`SLOW_DELIVERY` in all, the loop gets one iteration before the rest.
+        Each delivery puts a token in ``_claim`` and pops it when done; if the pop finds
+        none, the stand-in popped it first and runs the loop: get it back.
         """
-        mutex = self._mutex
+        relayed_queue, claim = self._relayed, self._claim
         self._runner = None  # the observers run outside the loop: they may block
         asyncio.events._set_running_loop(None)
         try:
-            started = batch_started = time.perf_counter()
-            with mutex:
-                relayed = self._next_relayed(started)
-            while relayed is not None:
+            batch_started = started = time.perf_counter()
+            while not self._closing:
+                try:
+                    relayed = relayed_queue.popleft()
+                except IndexError:
+                    break
+                self._delivering_since = started
+                self._deliveries += 1
+                claim.append(True)
+                if self._stand_in_asleep:
+                    self._wake_stand_in()
                 try:
                     relayed.relay_deliver()
                 except BaseException:  # as the delivery pool: log it, keep the loop's thread
                     log.exception("a delivery failed")
-                finally:
-                    done, done_started, now = relayed, started, time.perf_counter()
-                    with mutex:  # one lock round: this delivery ends, the next one starts
-                        self._delivering_since = None
-                        self._handover_asked = False
-                        taken_over = self._taken_over
-                        blocked, self._delivery_blocked = self._delivery_blocked, False
-                        within = now - batch_started <= SLOW_DELIVERY
-                        relayed = None if taken_over or not within else self._next_relayed(now)
-                        started = now
-                if taken_over:
+                self._delivering_since = None
+                self._handover_asked = False
+                now = time.perf_counter()
+                blocked, self._delivery_blocked = self._delivery_blocked, False
+                try:
+                    claim.pop()
+                except IndexError:  # the stand-in took the loop over meanwhile
                     self._take_back()
-                done.relay_finished(taken_over or now - done_started > SLOW_DELIVERY, blocked)
-                if taken_over:
+                    relayed.relay_finished(True, blocked)
                     return False  # the loop moved on meanwhile: look again before waiting
+                relayed.relay_finished(now - started > SLOW_DELIVERY, blocked)
+                if now - batch_started > SLOW_DELIVERY:
+                    break
+                started = now
         finally:
             asyncio.events._set_running_loop(self._loop)
             self._runner = self._home
         if self._closing:
-            with mutex:
-                moved = self._take_relayed()
-            for relayed in moved:
+            for relayed in self._take_relayed():
                 self._relay_elsewhere(relayed)
-        return not self._relayed
+        return not relayed_queue
 
-    def _next_relayed(self, now: float) -> Relayed | None:
-        """The next relayed delivery, now started; None if none or closing (lock held)."""
-        if not self._relayed or self._closing:
-            return None
-        self._delivering_since = now
-        self._deliveries += 1
-        if self._stand_in_asleep:
+    def _wake_stand_in(self) -> None:
+        """A delivery starts while the stand-in sleeps: have it watch again."""
+        with self._lock:
             self._lock.notify_all()
-        return self._relayed.popleft()
+
+    def _claim_delivery(self) -> bool:
+        """The stand-in takes the running delivery's token; False if it has ended."""
+        try:
+            self._claim.pop()
+        except IndexError:
+            return False
+        return True
 
     def _take_relayed(self) -> list[Relayed]:
-        """Take the relayed deliveries out of the queue (lock held), to hand them elsewhere."""
-        moved = list(self._relayed)
-        self._relayed.clear()
+        """Take the relayed deliveries out of the queue, to hand them elsewhere."""
+        moved = []
+        with contextlib.suppress(IndexError):
+            while True:
+                moved.append(self._relayed.popleft())
         return moved
 
     def _take_back(self) -> None:
@@ -360,7 +379,11 @@ class LoopThread:
             while not (self._closing and self._delivering_since is None):
                 if self._handover_asked or self._closing or self._delivery_is_slow():
                     self._handover_asked = False
-                    if self._delivering_since is not None and not self._taken_over:
+                    if (
+                        self._delivering_since is not None
+                        and not self._taken_over
+                        and self._claim_delivery()
+                    ):
                         self._take_over()
                         continue
                 if self._deliveries != seen or self._delivering_since is not None:
@@ -371,7 +394,10 @@ class LoopThread:
                     lock.wait(LOOK_PERIOD)
                     continue
                 self._stand_in_asleep = True
-                lock.wait()
+                # Look once more now that the loop's thread can see the flag: a delivery
+                # started before it is counted in _deliveries; one after it wakes us.
+                if self._deliveries == seen and self._delivering_since is None:
+                    lock.wait()
                 self._stand_in_asleep = False
                 idle_looks = 0
 
@@ -396,6 +422,7 @@ class LoopThread:
         its thread is back to close it.
         """
         self._taken_over = True
+        self.takeovers += 1
         moved = self._take_relayed()
         self._lock.release()
         try:
@@ -472,11 +499,14 @@ class LoopThread:
         if self.on_loop_thread():
             self._loop.call_soon(callback, *args)
             return
-        if self._stand_in is not None and threading.get_ident() == self._home:
-            with self._mutex:  # an observer on the loop's thread: the loop is paused
-                if not self._taken_over and not self._closing:
-                    self._loop.call_soon(callback, *args)  # (it will not wait: _before_select)
-                    return
+        # An observer on the loop's thread, the loop paused (it will not wait for I/O after:
+        # _before_select), unless the stand-in took it over.
+        if self._claim and not self._closing and threading.get_ident() == self._home:
+            with contextlib.suppress(RuntimeError):  # taken over (asyncio debug mode)
+                self._loop.call_soon(callback, *args)
+                if not self._claim:  # taken over meanwhile: wake the stand-in's select
+                    self._loop.call_soon_threadsafe(_noop)
+                return
         if not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # closed between the check and the call
                 self._loop.call_soon_threadsafe(callback, *args)

@@ -167,19 +167,23 @@ class _Delivery(Generic[T]):
     * **An executor** (the delivery pool): values queue up and one thread at a time drains
       them: the loop's own thread, just before the loop's next select, while the observer is
       quick (see :meth:`LoopThread.relay` and :meth:`relay_finished`), else a pool thread. A
-      drain takes everything queued in one lock round and delivers it as a batch. A pool
-      drain is started once the loop has nothing else to do (see
+      drain delivers until the queue is empty, so the messages that arrived meanwhile go in
+      one drain. A pool drain is started once the loop has nothing else to do (see
       :meth:`LoopThread.when_idle`) or when the queue is full, so the messages of a fast
       stream are handed on several at a time, and a lone message at once. At most
-      ``capacity`` values wait in the queue (plus the batch being delivered): when it is full,
+      ``capacity`` values wait in the queue (plus the one being delivered): when it is full,
       :meth:`offer` refuses and the pump awaits :meth:`space`, which the drain grants when it
-      takes the next batch. Reading thus pauses while the observer is slow.
+      takes the next value. Reading thus pauses while the observer is slow.
     * **None**: each value is delivered inline, on the loop, before :meth:`offer` returns; the
       pump reads nothing more meanwhile.
 
     Terminal notifications never wait. If the observer raises, ``on_failure`` is told (it
     cancels the call) and the observer receives the exception through ``on_error``; nothing
     more is delivered.
+
+    No lock on the way of a message: the queue is a ``deque`` (its ``append`` and
+    ``popleft`` are atomic), and the right to drain is a token in a list, taken with an
+    atomic ``pop``, so that exactly one thread drains at a time.
     """
 
     def __init__(
@@ -202,15 +206,16 @@ class _Delivery(Generic[T]):
         self._loop = loop
         self._capacity = capacity
         self._on_failure = on_failure
-        self._lock = threading.Lock()
-        self._queue: list[T] = []
+        self._queue: deque[T] = deque()
+        #: Holds the drain token while no drain is scheduled or running; a drain takes it
+        #: (``pop``, atomic), so that only one runs, and puts it back when the queue is empty.
+        self._idle: list[bool] = [True]
         #: The terminal notification once :meth:`finish` was called: ``(error,)``.
         self._terminal: tuple[Exception | None] | None = None
-        self._draining = False  # a drain is scheduled or running (pool only)
         self._flush_scheduled = False  # a flush waits for the loop to be idle (pool only)
         self._closed = False  # no more values are accepted (finished or disposed)
         self._disposed = False  # nothing more is delivered
-        self._putter_waiting = False
+        self._putter_waiting = False  # the pump waits for space (set by it, cleared by a drain)
         self._space: asyncio.Future[None] | None = None
         #: Slow deliveries on the loop's own thread, net of quick ones; at _SLOW_STRIKES (at
         #: once if the observer blocked) drains go to the executor for good (see
@@ -227,41 +232,35 @@ class _Delivery(Generic[T]):
             if not self._closed:
                 self._deliver_next(value)
             return True
-        with self._lock:
-            if self._closed:
-                return True
-            queue = self._queue
-            if len(queue) >= self._capacity:
-                self._putter_waiting = True
-                full = True
-            else:
-                queue.append(value)
-                full = False
-                if self._draining or self._flush_scheduled:
-                    return True
-                if self._relays and self._strikes < _SLOW_STRIKES:  # before the loop waits
-                    self._draining = True
-                else:
-                    self._flush_scheduled = True
-        if full:
-            self._flush()  # hand the queue on now: the pump waits for room
-            return False
-        if self._draining:
-            self._start_drain()
-        else:
-            self._loop.when_idle(self._flush)
+        if self._closed:
+            return True
+        queue = self._queue
+        if len(queue) >= self._capacity:
+            self._putter_waiting = True
+            if len(queue) >= self._capacity:  # (else a drain took one meanwhile)
+                self._start_drain()  # hand the queue on now: the pump waits for room
+                return False
+        queue.append(value)
+        if self._idle:  # no drain is scheduled or running
+            if self._relays and self._strikes < _SLOW_STRIKES:  # before the loop waits
+                self._start_drain()
+            elif not self._flush_scheduled:
+                self._flush_scheduled = True
+                self._loop.when_idle(self._flush)
         return True
 
     def _flush(self) -> None:
         """Start a drain of what is queued, unless one runs (loop thread only)."""
-        with self._lock:
-            self._flush_scheduled = False
-            if self._draining or not self._queue:
-                return
-            self._draining = True
-        self._start_drain()
+        self._flush_scheduled = False
+        if self._queue:
+            self._start_drain()
 
     def _start_drain(self) -> None:
+        """Start a drain unless one is scheduled or running (loop thread only)."""
+        try:
+            self._idle.pop()
+        except IndexError:
+            return  # the drain that has the token delivers this too
         if self._strikes >= _SLOW_STRIKES or not self._loop.relay(self):
             self.relay_elsewhere()
 
@@ -297,62 +296,57 @@ class _Delivery(Generic[T]):
 
     def finish(self, error: Exception | None) -> None:
         """Queue the terminal notification (after the queued values); never waits."""
-        if self._executor is None:
-            if not self._closed:
-                self._closed = True
-                self._deliver_terminal(error)
+        if self._closed:
             return
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._terminal = (error,)
-            start = not self._draining
-            self._draining = True
-        if start:
-            self._start_drain()
+        self._closed = True
+        if self._executor is None:
+            self._deliver_terminal(error)
+            return
+        self._terminal = (error,)
+        self._start_drain()
 
     def dispose(self) -> None:
         """Deliver nothing more; drop what is queued. Safe from any thread."""
-        with self._lock:
-            self._closed = True
-            self._disposed = True
-            self._queue.clear()
-            self._terminal = None
-            wake = self._putter_waiting
+        self._closed = True
+        self._disposed = True
+        self._queue.clear()
+        self._terminal = None
+        if self._putter_waiting:
             self._putter_waiting = False
-        if wake:
             self._loop.call_soon(self._grant_space)
 
     def _drain(self) -> None:
+        """Deliver until the queue is empty, then the end if it came (holding the token)."""
+        queue, idle = self._queue, self._idle
+        on_next = self._observer.on_next
         while True:
-            with self._lock:
-                batch = self._queue
-                terminal = None
-                if batch:
-                    self._queue = []
-                    wake = self._putter_waiting
+            # Read before the queue is found empty: all values came before the end.
+            terminal = self._terminal
+            while not self._disposed:
+                try:
+                    value = queue.popleft()
+                except IndexError:
+                    break
+                if self._putter_waiting:
                     self._putter_waiting = False
-                else:
-                    wake = False
-                    terminal, self._terminal = self._terminal, None
-                    if terminal is None:
-                        self._draining = False
-                        return
-            if wake:
-                self._loop.call_soon(self._grant_space)
-            if terminal is not None:
-                self._deliver_terminal(terminal[0])
-                return  # _draining stays set: nothing comes after the end
-            on_next = self._observer.on_next
-            for value in batch:
-                if self._disposed:
-                    return
+                    self._loop.call_soon(self._grant_space)
                 try:
                     on_next(value)
                 except BaseException as exc:  # SystemExit too: the call must not hang
                     self._observer_failed(_as_exception(exc))
                     return
+            if self._disposed:
+                return
+            if terminal is not None:
+                self._deliver_terminal(terminal[0])
+                return  # the token stays taken: nothing comes after the end
+            idle.append(True)
+            if not queue and self._terminal is None:
+                return
+            try:  # more came meanwhile: drain it too, unless another drain took the token
+                idle.pop()
+            except IndexError:
+                return
 
     def _deliver_next(self, value: T) -> None:
         try:

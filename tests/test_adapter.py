@@ -8,6 +8,7 @@ import functools
 import gc
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -676,6 +677,33 @@ def test_a_slow_observer_moves_to_the_pool_after_three_slow_deliveries(
         names = bidi_ping_pong(adapter, 8).threads_in_order
     assert names[:3] == ["adapter-test-loop"] * 3
     assert all(name.startswith("adapter-test-delivery") for name in names[3:]), names
+
+
+def test_an_observer_held_up_now_and_then_gets_every_item_once_in_order_then_the_end(
+    shapes: ShapesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in takes the loop over from a held-up delivery while the pump reads on and
+    # the queue fills; three such moves send the call to the pool. The drain token and the
+    # take-over token must keep one delivery at a time, every item once and in order, and
+    # the end after the last item. (Once held up, the loop's thread drains on what the pump
+    # queued meanwhile, so where the last items go depends on timing.)
+    monkeypatch.setattr(loop_module, "LOOK_PERIOD", 0.0002)
+
+    def held_up_now_and_then(item: bytes) -> None:
+        if int(item) % 100 == 99:
+            time.sleep(0.003)
+
+    with adapter_for(shapes, "relay") as adapter:
+        for _ in range(10):
+            result = Collector[bytes](held_up_now_and_then)
+            adapter.rx.server_stream(lambda: adapter.stubs.server_stream, b"count:600").subscribe(
+                result
+            )
+            assert result.wait().items == [str(i).encode() for i in range(600)]
+            assert result.completed
+            assert result.max_concurrent_calls == 1
+            assert result.threads_in_order[0] == "adapter-test-loop"
+        assert adapter.loop.takeovers >= 10
 
 
 def test_a_quick_observer_stays_on_the_loops_thread(shapes: ShapesServer) -> None:
