@@ -284,11 +284,8 @@ class LoopThread:
         asyncio.events._set_running_loop(None)
         try:
             batch_started = started = time.perf_counter()
-            while not self._closing:
-                try:
-                    relayed = relayed_queue.popleft()
-                except IndexError:
-                    break
+            while relayed_queue and not self._closing:  # (a caught IndexError costs more)
+                relayed = relayed_queue.popleft()  # (only this thread takes from it now)
                 self._delivering_since = started
                 self._deliveries += 1
                 claim.append(True)

@@ -322,10 +322,10 @@ class _Delivery(Generic[T]):
         while True:
             # Read before the queue is found empty: all values came before the end.
             terminal = self._terminal
-            while not self._disposed:
+            while queue and not self._disposed:  # (a caught IndexError costs more)
                 try:
                     value = queue.popleft()
-                except IndexError:
+                except IndexError:  # dispose() emptied it meanwhile
                     break
                 if self._putter_waiting:
                     self._putter_waiting = False
