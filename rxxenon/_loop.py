@@ -133,6 +133,12 @@ def _noop() -> None:
     pass
 
 
+def _gil_enabled() -> bool:
+    """Whether the GIL is on (always, except in a free-threaded build that disabled it)."""
+    is_gil_enabled: Callable[[], bool] | None = getattr(sys, "_is_gil_enabled", None)
+    return True if is_gil_enabled is None else is_gil_enabled()
+
+
 class LoopThread:
     """Owns one event loop and the thread that runs it.
 
@@ -160,6 +166,12 @@ class LoopThread:
     """
 
     def __init__(self, name: str, *, stand_in: bool = False) -> None:
+        if not _gil_enabled():
+            raise RuntimeError(
+                "rxxenon needs the GIL: its deliveries take no lock on a message's way and "
+                "rely on single list and deque operations being atomic; run it without "
+                "PYTHON_GIL=0 (free-threaded builds re-enable the GIL for such modules)"
+            )
         self._selector = _IdleSelector()
         self._loop = asyncio.SelectorEventLoop(self._selector)
         self._closed = False  # close() was called
@@ -284,9 +296,14 @@ class LoopThread:
         asyncio.events._set_running_loop(None)
         try:
             batch_started = started = time.perf_counter()
-            while relayed_queue and not self._closing:  # (a caught IndexError costs more)
-                relayed = relayed_queue.popleft()  # (only this thread takes from it now)
+            while relayed_queue:  # (a caught IndexError costs more)
+                # Announce the delivery before looking at _closing: a close that the look
+                # misses finds the delivery announced, so its stand-in stays to take over.
                 self._delivering_since = started
+                if self._closing:
+                    self._delivering_since = None
+                    break
+                relayed = relayed_queue.popleft()  # (only this thread takes from it now)
                 self._deliveries += 1
                 claim.append(True)
                 if self._stand_in_asleep:
@@ -303,7 +320,9 @@ class LoopThread:
                     claim.pop()
                 except IndexError:  # the stand-in took the loop over meanwhile
                     self._take_back()
-                    relayed.relay_finished(True, blocked)
+                    # Slow by its own time: the stand-in may have judged by the delivery
+                    # before it, and taken over one that had only just started.
+                    relayed.relay_finished(now - started > SLOW_DELIVERY, blocked)
                     return False  # the loop moved on meanwhile: look again before waiting
                 relayed.relay_finished(now - started > SLOW_DELIVERY, blocked)
                 if now - batch_started > SLOW_DELIVERY:

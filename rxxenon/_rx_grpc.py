@@ -172,8 +172,8 @@ class _Delivery(Generic[T]):
       :meth:`LoopThread.when_idle`) or when the queue is full, so the messages of a fast
       stream are handed on several at a time, and a lone message at once. At most
       ``capacity`` values wait in the queue (plus the one being delivered): when it is full,
-      :meth:`offer` refuses and the pump awaits :meth:`space`, which the drain grants when it
-      takes the next value. Reading thus pauses while the observer is slow.
+      :meth:`offer` refuses and the pump awaits :meth:`space`, which the drain grants once it
+      has taken the queue down to half. Reading thus pauses while the observer is slow.
     * **None**: each value is delivered inline, on the loop, before :meth:`offer` returns; the
       pump reads nothing more meanwhile.
 
@@ -205,6 +205,7 @@ class _Delivery(Generic[T]):
         )
         self._loop = loop
         self._capacity = capacity
+        self._low_water = capacity // 2  # a waiting pump is woken once the queue is this short
         self._on_failure = on_failure
         self._queue: deque[T] = deque()
         #: Holds the drain token while no drain is scheduled or running; a drain takes it
@@ -327,7 +328,7 @@ class _Delivery(Generic[T]):
                     value = queue.popleft()
                 except IndexError:  # dispose() emptied it meanwhile
                     break
-                if self._putter_waiting:
+                if self._putter_waiting and len(queue) <= self._low_water:
                     self._putter_waiting = False
                     self._loop.call_soon(self._grant_space)
                 try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
@@ -246,7 +248,8 @@ def test_a_blocking_call_in_a_relayed_delivery_gets_its_answer(
     blocking = Relayed(lambda: answers.append(relaying.run(answer(), timeout=10)))
     relaying.call_soon(lambda: relaying.relay(blocking))
     assert wait_for(lambda: answers == [42])
-    assert wait_for(lambda: blocking.finished == [(True, True)])  # it was about to block
+    # It was about to block (slow or not: a quick answer is not slow).
+    assert wait_for(lambda: [blocked for _, blocked in blocking.finished] == [True])
 
 
 def test_a_relayed_delivery_is_not_held_back_by_a_busy_loop(relaying: LoopThread) -> None:
@@ -329,6 +332,76 @@ def test_close_while_a_delivery_runs_still_answers_its_blocking_call(
     assert wait_for(lambda: len(outcome) == 1)
     assert isinstance(outcome[0], CancelledError)
     assert relaying.loop.is_closed()
+
+
+class ClosingOnTake(deque[object]):
+    """The relayed queue of a loop that starts to close just as a delivery is taken from it:
+    at the moment the loop's thread can least see it."""
+
+    def __init__(self, loop: LoopThread) -> None:
+        super().__init__()
+        self.loop = loop
+        self.closed = False
+
+    def popleft(self) -> object:
+        if not self.closed and threading.current_thread().name == "close-race-test":
+            self.closed = True
+            with self.loop._lock:  # what close() does once it has cancelled the loop's work
+                self.loop._closing = True
+                self.loop._lock.notify_all()
+            time.sleep(0.2)  # time for a stand-in that did not see the delivery to leave
+        return super().popleft()
+
+
+def test_a_close_as_a_delivery_starts_keeps_the_stand_in_for_it() -> None:
+    # The delivery waits on the loop (as a blocking call does, but not through wait_for,
+    # which refuses once closing): the stand-in must still be there to run the loop.
+    relaying = LoopThread("close-race-test", stand_in=True)
+    relaying._relayed = ClosingOnTake(relaying)
+    served: list[bool] = []
+
+    def wait_on_the_loop() -> None:
+        done = threading.Event()
+        relaying.about_to_block()
+        relaying.loop.call_soon_threadsafe(done.set)
+        served.append(done.wait(10))
+
+    relayed = Relayed(wait_on_the_loop)
+    try:
+        relaying.call_soon(lambda: relaying.relay(relayed))
+        assert wait_for(lambda: served == [True], timeout=15)
+    finally:
+        relaying.close()
+    assert relaying.loop.is_closed()
+
+
+def test_a_take_over_alone_does_not_make_a_delivery_slow(
+    relaying: LoopThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stand-in may judge by the delivery before and take over one that has only just
+    # started: only the delivery's own time counts. (Asked to take over here, as a close
+    # asks it; SLOW_DELIVERY is long, so no delivery of this test is slow.)
+    monkeypatch.setattr(loop_module, "SLOW_DELIVERY", 60.0)
+
+    def take_over_now() -> None:
+        with relaying._lock:
+            relaying._handover_asked = True
+            relaying._lock.notify_all()
+        assert wait_for(lambda: relaying.takeovers == 1)
+
+    relayed = Relayed(take_over_now)
+    relaying.call_soon(lambda: relaying.relay(relayed))
+    assert wait_for(lambda: relayed.finished == [(False, False)])
+    assert relaying.run(thread_name()) == "relay-test"
+
+
+def test_a_loop_thread_without_the_gil_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Deliveries rely on single list and deque operations being atomic.
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    threads = threading.active_count()
+    with pytest.raises(RuntimeError, match="needs the GIL"):
+        LoopThread("no-gil-test", stand_in=True)
+    assert threading.active_count() == threads
 
 
 def test_an_observer_raising_system_exit_leaves_the_loop_running(relaying: LoopThread) -> None:
