@@ -70,15 +70,14 @@ class Connection:
     the loop waits for I/O, while they return quickly. When one blocks or runs long, a
     stand-in thread runs the loop until it returns; once it blocked, or was slow
     repeatedly, its call's observers run on a small pool of delivery threads
-    (``delivery_threads``); see
-    :meth:`LoopThread.relay`. With ``delivery_threads=0`` there is no pool: observers are
-    called inside the loop, but then they must not block
-    (blocking rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the
-    buffer full raises ``StdinBufferFullError``, and a slow observer stalls every call of
-    the connection); move work elsewhere with ``observe_on``. The embedded server
-    that :func:`connect` starts without an address runs on that loop too, and the
-    connection calls it in process, without a gRPC transport in between. A context manager:
-    leaving the block closes it (and stops the embedded server if it started one).
+    (``delivery_threads``); see :meth:`LoopThread.relay`. With ``delivery_threads=0`` there
+    is no pool: observers are called inside the loop, but then they must not block (blocking
+    rxxenon calls there raise ``LoopThreadError``, a stdin push that finds the buffer full
+    raises ``StdinBufferFullError``, and a slow observer stalls every call of the
+    connection); move work elsewhere with ``observe_on``. The embedded server that
+    :func:`connect` starts without an address runs on that loop too, and the connection
+    calls it in process, without a gRPC transport in between. A context manager: leaving the
+    block closes it (and stops the embedded server if it started one).
 
     Attributes:
         target: the server's address, ``host:port``.

@@ -125,8 +125,8 @@ class Relayed(Protocol):
         """Not started: the loop is busy elsewhere, so deliver on another thread."""
 
     def relay_finished(self, slow: bool, blocked: bool) -> None:
-        """The delivery returned; ``slow``: it ran longer than :data:`SLOW_DELIVERY` (or the
-        stand-in took the loop over meanwhile); ``blocked``: it was about to wait."""
+        """The delivery returned; ``slow``: it ran longer than :data:`SLOW_DELIVERY` (whether
+        or not the stand-in took the loop over meanwhile); ``blocked``: it was about to wait."""
 
 
 def _noop() -> None:
@@ -196,7 +196,6 @@ class LoopThread:
         self._stand_in_asleep = False
         self._handover_asked = False  # the delivering observer is about to block
         self._delivery_blocked = False  # ... and that happened during this delivery
-        self._taken_over = False  # the stand-in runs the loop; the loop's thread delivers
         self._came_back = False  # the loop's thread finished delivering after a take-over
         self._handed_back = False  # the stand-in gave the loop back
         #: How often the stand-in took the loop over from a delivery (for tests and tuning).
@@ -318,13 +317,15 @@ class LoopThread:
                 blocked, self._delivery_blocked = self._delivery_blocked, False
                 try:
                     claim.pop()
+                    taken_over = False
                 except IndexError:  # the stand-in took the loop over meanwhile
                     self._take_back()
-                    # Slow by its own time: the stand-in may have judged by the delivery
-                    # before it, and taken over one that had only just started.
-                    relayed.relay_finished(now - started > SLOW_DELIVERY, blocked)
-                    return False  # the loop moved on meanwhile: look again before waiting
+                    taken_over = True
+                # Slow by its own time only: the stand-in may have judged by the delivery
+                # before it, and taken over one that had only just started.
                 relayed.relay_finished(now - started > SLOW_DELIVERY, blocked)
+                if taken_over:
+                    return False  # the loop moved on meanwhile: look again before waiting
                 if now - batch_started > SLOW_DELIVERY:
                     break
                 started = now
@@ -366,7 +367,7 @@ class LoopThread:
         with self._lock:
             while not self._handed_back:
                 self._lock.wait()
-            self._taken_over = self._came_back = self._handed_back = False
+            self._came_back = self._handed_back = False
 
     def about_to_block(self) -> None:
         """The caller is about to wait: if it is an observer called on the loop's thread, the
@@ -380,7 +381,7 @@ class LoopThread:
 
     def _ask_stand_in(self) -> None:
         """Have the stand-in take the loop over now if a delivery holds its thread (lock held)."""
-        if self._delivering_since is not None and not self._taken_over:
+        if self._delivering_since is not None:
             self._handover_asked = True
             self._lock.notify_all()
 
@@ -395,11 +396,7 @@ class LoopThread:
             while not (self._closing and self._delivering_since is None):
                 if self._handover_asked or self._closing or self._delivery_is_slow():
                     self._handover_asked = False
-                    if (
-                        self._delivering_since is not None
-                        and not self._taken_over
-                        and self._claim_delivery()
-                    ):
+                    if self._delivering_since is not None and self._claim_delivery():
                         self._take_over()
                         continue
                 if self._deliveries != seen or self._delivering_since is not None:
@@ -437,7 +434,6 @@ class LoopThread:
         the loop is cancelled, and the loop runs on, one look per :data:`LOOK_PERIOD`, until
         its thread is back to close it.
         """
-        self._taken_over = True
         self.takeovers += 1
         moved = self._take_relayed()
         self._lock.release()

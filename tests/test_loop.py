@@ -349,7 +349,9 @@ class ClosingOnTake(deque[object]):
             with self.loop._lock:  # what close() does once it has cancelled the loop's work
                 self.loop._closing = True
                 self.loop._lock.notify_all()
-            time.sleep(0.2)  # time for a stand-in that did not see the delivery to leave
+            stand_in = self.loop._stand_in
+            assert stand_in is not None
+            stand_in.join(0.2)  # a stand-in that did not see the delivery leaves meanwhile
         return super().popleft()
 
 
@@ -383,15 +385,18 @@ def test_a_take_over_alone_does_not_make_a_delivery_slow(
     # asks it; SLOW_DELIVERY is long, so no delivery of this test is slow.)
     monkeypatch.setattr(loop_module, "SLOW_DELIVERY", 60.0)
 
+    took_over: list[bool] = []
+
     def take_over_now() -> None:
         with relaying._lock:
             relaying._handover_asked = True
             relaying._lock.notify_all()
-        assert wait_for(lambda: relaying.takeovers == 1)
+        took_over.append(wait_for(lambda: relaying.takeovers == 1))
 
     relayed = Relayed(take_over_now)
     relaying.call_soon(lambda: relaying.relay(relayed))
     assert wait_for(lambda: relayed.finished == [(False, False)])
+    assert took_over == [True]
     assert relaying.run(thread_name()) == "relay-test"
 
 
