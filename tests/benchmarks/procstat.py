@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
 from tests.benchmarks.clients._common import MB
 
-__all__ = ["Peaks", "Sampler", "open_files_limit", "read_status"]
+__all__ = ["Peaks", "Sampler", "cpu_seconds", "open_files_limit", "read_status"]
 
 
 def read_status(pid: int) -> dict[str, str]:
@@ -22,6 +23,17 @@ def read_status(pid: int) -> dict[str, str]:
         name, _, value = line.partition(":")
         fields[name] = value.strip()
     return fields
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user and system) process ``pid`` has used, all its threads; None once gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            text = file.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # (the command name may hold spaces)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _kib_field(status: dict[str, str], name: str) -> int | None:

@@ -31,7 +31,7 @@ from typing import IO, Any
 from tests.benchmarks import machine, pyxenon_env
 from tests.benchmarks.aggregate import combine
 from tests.benchmarks.clients._common import RESULT_PREFIX, Params, chunks, raise_nofile_limit
-from tests.benchmarks.procstat import Sampler, open_files_limit
+from tests.benchmarks.procstat import Sampler, cpu_seconds, open_files_limit
 from tests.benchmarks.scenarios import (
     DEFAULT_SETUPS,
     SCENARIOS,
@@ -193,7 +193,9 @@ class Run:
         """
         warm_dir = os.path.join(params.workdir, "warm-up")
         os.mkdir(warm_dir)
-        warm = warm_up_params(dataclasses.replace(params, workdir=warm_dir), self.quick)
+        warm = warm_up_params(
+            dataclasses.replace(params, workdir=warm_dir), self.quick, scenario.name
+        )
         name = WARM_UP_SCENARIO.get(scenario.name, scenario.name)
         if name == "file_read":
             _write_file(warm)
@@ -229,6 +231,7 @@ class Run:
         timeout = timeout_for(scenario, self.quick)
         sampler = Sampler()
         server_peaks = sampler.watch(server_pid) if server_pid is not None else None
+        server_cpu_before = cpu_seconds(server_pid) if server_pid is not None else None
         process = subprocess.Popen(
             argv,
             cwd=ROOT,
@@ -262,6 +265,10 @@ class Run:
         if server_peaks is not None:
             result["server_peak_rss_mb"] = server_peaks.rss_mb
             result["server_threads_max"] = server_peaks.threads or None
+        if server_pid is not None and server_cpu_before is not None:
+            server_cpu_after = cpu_seconds(server_pid)
+            if server_cpu_after is not None:  # what the server spent serving this measurement
+                result["server_cpu_s"] = round(server_cpu_after - server_cpu_before, 2)
         return result
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_SETUPS",
     "SCENARIOS",
     "SETUPS",
+    "WARM_UP_BY_SCENARIO",
     "WARM_UP_SCENARIO",
     "WARM_UP_TIMEOUT",
     "Scenario",
@@ -238,6 +239,13 @@ WARM_UP = {
     "unary_warmup": 0,
 }
 
+#: Sizes of some scenarios' warm-ups that differ from :data:`WARM_UP`. stdout_stream: a fresh
+#: xenon-grpc spends 30 to 65 µs of CPU per 1 KiB message it streams for its first ~150 MB,
+#: and 6 to 10 µs from then on (measured over consecutive 20 MB jobs on one server, see
+#: docs/benchmarks.md); a measurement that starts before that point crosses it half-way,
+#: and its clients' rates swing by 2x from run to run. 300 MB puts it past the point.
+WARM_UP_BY_SCENARIO = {"stdout_stream": {"stream_bytes": 300 * MB}}
+
 #: The scenario that warms the server up for another (slow_consumer: no need to be slow).
 WARM_UP_SCENARIO = {"slow_consumer": "stdout_stream"}
 
@@ -253,9 +261,12 @@ def params_for(quick: bool, **fields: object) -> Params:
     return dataclasses.replace(params, **fields)  # type: ignore[arg-type]
 
 
-def warm_up_params(params: Params, quick: bool) -> Params:
-    """The parameters of the server warm-up before a measurement made with ``params``."""
-    return dataclasses.replace(params, **({} if quick else WARM_UP))  # type: ignore[arg-type]
+def warm_up_params(params: Params, quick: bool, scenario: str) -> Params:
+    """The parameters of the server warm-up before ``scenario`` is measured with ``params``."""
+    if quick:
+        return params
+    sizes = {**WARM_UP, **WARM_UP_BY_SCENARIO.get(scenario, {})}
+    return dataclasses.replace(params, **sizes)  # type: ignore[arg-type]
 
 
 def timeout_for(scenario: Scenario, quick: bool) -> float:
