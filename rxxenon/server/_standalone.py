@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 
+from rxxenon.server._malloc import keep_stream_buffers
 from rxxenon.server._server import ServerCore, format_address
 
 __all__ = ["run_standalone"]
@@ -20,8 +21,10 @@ def run_standalone(host: str, port: int) -> int:
     Prints exactly one line, ``listening on HOST:PORT`` (the bound port), once the server
     accepts calls. On SIGINT or SIGTERM it stops, killing the process group of every job it
     started, and returns 0. If it cannot listen it says why on stderr and returns 1. Must run
-    in the main thread (it installs signal handlers).
+    in the main thread (it installs signal handlers). On glibc it first fixes the allocator's
+    thresholds for streaming (see :mod:`rxxenon.server._malloc`).
     """
+    keep_stream_buffers()
     try:
         return asyncio.run(_serve(host, port))
     except OSError as error:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["ServeProcess", "rss_bytes", "serve"]
+__all__ = ["ServeProcess", "minor_faults", "rss_bytes", "serve"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,15 +38,15 @@ def _read_line(process: subprocess.Popen[bytes], timeout: float) -> str:
 
 
 @contextlib.contextmanager
-def serve(timeout: float = 20.0) -> Iterator[ServeProcess]:
+def serve(timeout: float = 20.0, python_path: str | None = None) -> Iterator[ServeProcess]:
     """Start ``python -m rxxenon serve --port 0`` and wait for its ``listening on`` line.
 
+    ``python_path``: its ``PYTHONPATH`` (by default the project's root before the caller's).
     The process is killed at the end if the test did not stop it.
     """
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    if python_path is None:
+        python_path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": python_path}
     process = subprocess.Popen(
         [sys.executable, "-m", "rxxenon", "serve", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -62,6 +62,13 @@ def serve(timeout: float = 20.0) -> Iterator[ServeProcess]:
         process.wait(timeout)
         assert process.stdout is not None
         process.stdout.close()
+
+
+def minor_faults(pid: int) -> int:
+    """The minor page faults process ``pid`` has taken (pages it touched for the first time)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        text = stat.read()
+    return int(text[text.rindex(")") + 2 :].split()[7])
 
 
 def rss_bytes(pid: int) -> int:
