@@ -20,7 +20,7 @@ import ctypes
 import os
 from typing import Final
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_stream_buffers"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "is_glibc", "keep_stream_buffers"]
 
 #: Allocations at least this large are mapped separately: above every piece and its copies.
 MMAP_THRESHOLD: Final = 2 * 1024 * 1024
@@ -33,7 +33,8 @@ _M_TRIM_THRESHOLD: Final = -1
 _M_MMAP_THRESHOLD: Final = -3
 
 
-def _is_glibc() -> bool:
+def is_glibc() -> bool:
+    """Whether this process runs on the GNU C library (whose allocator this module tunes)."""
     try:
         return os.confstr("CS_GNU_LIBC_VERSION") is not None
     except (ValueError, OSError):  # not a name this platform knows
@@ -42,7 +43,7 @@ def _is_glibc() -> bool:
 
 def keep_stream_buffers() -> bool:
     """Set the allocator's thresholds for streaming; False where that is not glibc's malloc."""
-    if not _is_glibc():
+    if not is_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

@@ -65,7 +65,7 @@ def serve(timeout: float = 20.0, python_path: str | None = None) -> Iterator[Ser
 
 
 def minor_faults(pid: int) -> int:
-    """The minor page faults process ``pid`` has taken (pages it touched for the first time)."""
+    """The minor page faults of process ``pid``: mostly pages touched first since mapped."""
     with open(f"/proc/{pid}/stat") as stat:
         text = stat.read()
     return int(text[text.rindex(")") + 2 :].split()[7])

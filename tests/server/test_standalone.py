@@ -14,6 +14,7 @@ import pytest
 
 from rxxenon._proto import xenon_pb2 as pb
 from rxxenon._proto import xenon_pb2_grpc as pb_grpc
+from rxxenon.server._malloc import is_glibc
 
 from ._serve import ROOT, minor_faults, serve, wait_exit
 from ._support import SchedulerClient, poll_until, process_gone, read_pid
@@ -79,6 +80,7 @@ def test_serve_on_a_port_in_use() -> None:
 _FILE_BYTES = 32 * 1024 * 1024
 
 
+@pytest.mark.skipif(not is_glibc(), reason="rxxenon serve tunes glibc's allocator only")
 @pytest.mark.parametrize("python_path", ["", str(ROOT)], ids=["no-PYTHONPATH", "PYTHONPATH=root"])
 def test_a_file_read_reuses_the_servers_buffers(python_path: str, tmp_path: Path) -> None:
     """A file streams without the server touching fresh memory for every piece it sends.
