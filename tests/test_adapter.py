@@ -702,7 +702,10 @@ def test_an_observer_held_up_now_and_then_gets_every_item_once_in_order_then_the
             assert result.wait().items == [str(i).encode() for i in range(600)]
             assert result.completed
             assert result.max_concurrent_calls == 1
-            assert result.threads_in_order[0] == "adapter-test-loop"
+        # Take-overs happen only to deliveries on the loop's own thread: the relay was used.
+        # (Which thread a call's first item goes to depends on timing: a call that starts
+        # while the stand-in still holds the loop after the previous call's end, its items go
+        # to the pool.)
         assert adapter.loop.takeovers >= 10
 
 
