@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 from tests.benchmarks.clients._common import MB
+from tests.xenon_grpc._procs import stat_fields
 
 __all__ = ["Peaks", "Sampler", "cpu_seconds", "open_files_limit", "read_status"]
 
@@ -27,12 +28,9 @@ def read_status(pid: int) -> dict[str, str]:
 
 def cpu_seconds(pid: int) -> float | None:
     """The CPU time (user and system) process ``pid`` has used, all its threads; None once gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as file:
-            text = file.read()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
-    fields = text[text.rindex(")") + 2 :].split()  # (the command name may hold spaces)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

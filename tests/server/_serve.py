@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.xenon_grpc._procs import stat_fields
+
 __all__ = ["ServeProcess", "minor_faults", "rss_bytes", "serve"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,9 +68,9 @@ def serve(timeout: float = 20.0, python_path: str | None = None) -> Iterator[Ser
 
 def minor_faults(pid: int) -> int:
     """The minor page faults of process ``pid``: mostly pages touched first since mapped."""
-    with open(f"/proc/{pid}/stat") as stat:
-        text = stat.read()
-    return int(text[text.rindex(")") + 2 :].split()[7])
+    fields = stat_fields(pid)
+    assert fields is not None, f"process {pid} is gone"
+    return int(fields[7])
 
 
 def rss_bytes(pid: int) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None if gone."""
     try:
         with open(f"/proc/{pid}/stat") as file:
             text = file.read()
@@ -17,7 +18,7 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 def alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return fields is not None and fields[0] not in ("Z", "X")
 
 
@@ -30,7 +31,7 @@ def group_members(pgid: int) -> set[int]:
     """Live processes of process group ``pgid``."""
     members = set()
     for pid in live_pids():
-        fields = _stat_fields(pid)
+        fields = stat_fields(pid)
         if fields is not None and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
             members.add(pid)
     return members
@@ -41,7 +42,7 @@ def children() -> set[int]:
     me = os.getpid()
     found = set()
     for pid in live_pids():
-        fields = _stat_fields(pid)
+        fields = stat_fields(pid)
         if fields is not None and fields[0] not in ("Z", "X") and int(fields[1]) == me:
             found.add(pid)
     return found
